@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Standalone:  make [KDIR=<kernel tree>] [STATIC=1] [OUTPUT=<dir>]
+#              make run | make check
+# In a kernel tree (copied to tools/testing/selftests/uffd_collapse):
+#              make -C tools/testing/selftests TARGETS=uffd_collapse run_tests
+#
+# The kselftest harness headers come from the kernel tree: ../ when in one,
+# else $(KDIR), else Debian's linux-source-* package (extracted, never copied
+# into this repository).
+
+TEST_GEN_PROGS := uffd_collapse_test
+TEST_PROGS_EXTENDED := run_tests.sh
+
+LIB_SRCS := $(wildcard lib/*.c)
+LOCAL_HDRS += $(wildcard lib/*.h)
+
+CFLAGS += -Wall -Wextra -Werror -O2 -g -pthread -Ilib
+LDLIBS += -pthread
+ifeq ($(STATIC),1)
+LDFLAGS += -static
+endif
+
+ifneq ($(wildcard ../lib.mk),)
+# --- inside tools/testing/selftests/ --------------------------------------
+CFLAGS += -isystem ..
+include ../lib.mk
+$(TEST_GEN_PROGS): $(LIB_SRCS)
+else
+# --- standalone ------------------------------------------------------------
+OUTPUT ?= $(CURDIR)/build
+KSFT_SRC_PKG ?= linux-source-6.12
+ifneq ($(KDIR),)
+KSFT_DIR := $(KDIR)/tools/testing/selftests
+else
+KSFT_DIR := $(OUTPUT)/ksft
+endif
+KSFT_HDRS := $(KSFT_DIR)/kselftest_harness.h $(KSFT_DIR)/kselftest.h
+CFLAGS += -isystem $(KSFT_DIR)
+PROGS := $(addprefix $(OUTPUT)/,$(TEST_GEN_PROGS))
+
+.PHONY: all run check clean deps
+all: $(PROGS)
+
+$(OUTPUT)/%: %.c $(LIB_SRCS) $(LOCAL_HDRS) $(KSFT_HDRS)
+	@mkdir -p $(OUTPUT)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.c,$^) $(LDLIBS) -o $@
+
+$(OUTPUT)/ksft/kselftest_harness.h $(OUTPUT)/ksft/kselftest.h &:
+	scripts/ksft-headers.sh $(KSFT_SRC_PKG) $(OUTPUT)/ksft
+
+run: all
+	OUTPUT=$(OUTPUT) ./run_tests.sh
+
+check: all
+	OUTPUT=$(OUTPUT) tests/check.sh
+
+clean:
+	rm -rf $(OUTPUT)
+endif

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* MADV_COLLAPSE: the call, and whether this kernel has it at all. */
+#ifndef UFFD_SUITE_COLLAPSE_H
+#define UFFD_SUITE_COLLAPSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* 0 on success, else errno of madvise(MADV_COLLAPSE). */
+int collapse(void *addr, size_t len);
+/* True if the kernel knows MADV_COLLAPSE (5.x kernels answer EINVAL). */
+bool collapse_supported(size_t pmd_size);
+
+#endif

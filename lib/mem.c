@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "mem.h"
+#include "pattern.h"
+
+#define PAGEMAP_PRESENT (1ULL << 63)
+#define PAGEMAP_SWAPPED (1ULL << 62)
+
+const char *mem_type_name(enum mem_type type)
+{
+	static const char *const names[] = {
+		[MEM_ANON] = "anon", [MEM_MEMFD] = "memfd",
+		[MEM_SHARED_ANON] = "shared-anon", [MEM_TMPFS] = "tmpfs-file",
+	};
+
+	return names[type];
+}
+
+bool mem_is_shmem(enum mem_type type)
+{
+	return type != MEM_ANON;
+}
+
+/*
+ * Reserve @len + @align bytes PROT_NONE and return the aligned start: the
+ * mapping placed there with MAP_FIXED keeps PROT_NONE guards on both sides,
+ * so it never merges with a neighbour and is one VMA in smaps.
+ */
+static char *reserve_aligned(size_t len, size_t align)
+{
+	char *p = mmap(NULL, len + 2 * align, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	return (char *)(((uintptr_t)p + 2 * align - 1) & ~(align - 1));
+}
+
+static char *map_aligned(size_t len, size_t align, int flags, int fd,
+			 off_t off)
+{
+	char *want = reserve_aligned(len, align), *p;
+
+	if (!want)
+		return NULL;
+	p = mmap(want, len, PROT_READ | PROT_WRITE, flags | MAP_FIXED, fd, off);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* A tmpfs directory: $TMPDIR if it is tmpfs, else /dev/shm, else /tmp. */
+static int open_tmpfs_file(void)
+{
+	const char *dirs[] = { getenv("TMPDIR"), "/dev/shm", "/tmp" };
+	struct statfs sfs;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
+		if (!dirs[i] || statfs(dirs[i], &sfs) ||
+		    sfs.f_type != TMPFS_MAGIC)
+			continue;
+		return open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+static int open_backing(enum mem_type type)
+{
+	if (type == MEM_MEMFD)
+		return memfd_create("uffd-collapse", MFD_CLOEXEC);
+	if (type == MEM_TMPFS)
+		return open_tmpfs_file();
+	return -1;
+}
+
+const char *mem_region_create(struct region *r, enum mem_type type,
+			      size_t size, size_t pmd_size)
+{
+	int flags = type == MEM_ANON ? MAP_PRIVATE : MAP_SHARED;
+
+	memset(r, 0, sizeof(*r));
+	r->type = type;
+	r->size = size;
+	r->pmd_size = pmd_size;
+	r->page_size = getpagesize();
+	r->fd = open_backing(type);
+	if (type == MEM_MEMFD && r->fd < 0)
+		return "memfd_create() failed";
+	if (type == MEM_TMPFS && r->fd < 0)
+		return "no tmpfs mount with O_TMPFILE ($TMPDIR, /dev/shm, /tmp)";
+	if (r->fd >= 0 && ftruncate(r->fd, size))
+		return "ftruncate() failed";
+	if (r->fd < 0)
+		flags |= MAP_ANONYMOUS;
+	r->addr = map_aligned(size, pmd_size, flags, r->fd, 0);
+	return r->addr ? NULL : "mmap() failed";
+}
+
+void mem_region_destroy(struct region *r)
+{
+	if (r->addr)
+		munmap(r->addr, r->size);
+	if (r->fd >= 0)
+		close(r->fd);
+	r->addr = NULL;
+	r->fd = -1;
+}
+
+char *mem_map_again(const struct region *r, size_t off, size_t len)
+{
+	char *want, *p;
+
+	if (r->fd >= 0)
+		return map_aligned(len, r->pmd_size, MAP_SHARED, r->fd, off);
+	if (r->type != MEM_SHARED_ANON)
+		return NULL;
+	/* Shared anonymous memory has no fd: mremap(old_size 0) aliases it. */
+	want = reserve_aligned(len, r->pmd_size);
+	if (!want)
+		return NULL;
+	p = mremap(r->addr + off, 0, len, MREMAP_MAYMOVE | MREMAP_FIXED, want);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void mem_unmap(char *addr, size_t len)
+{
+	munmap(addr, len);
+}
+
+void mem_holes_every(bool *hole, size_t npages, size_t first, size_t stride)
+{
+	size_t i;
+
+	for (i = 0; i < npages; i++)
+		hole[i] = i >= first && (i - first) % stride == 0;
+}
+
+void mem_fill(struct region *r, const bool *hole)
+{
+	size_t i;
+
+	for (i = 0; i < mem_pages(r); i++)
+		if (!hole[i])
+			pattern_fill(r->addr + i * r->page_size, r->page_size,
+				     PATTERN_FILL, i);
+}
+
+long mem_verify_fill(const struct region *r, const bool *hole)
+{
+	size_t i;
+
+	for (i = 0; i < mem_pages(r); i++)
+		if (!hole[i] && !pattern_check(r->addr + i * r->page_size,
+					       r->page_size, PATTERN_FILL, i))
+			return i;
+	return -1;
+}
+
+/* Page-cache holes of the file, by SEEK_DATA/SEEK_HOLE. */
+static int missing_by_seek(const struct region *r, bool *missing)
+{
+	off_t pos = 0, data, hole;
+	size_t i;
+
+	for (i = 0; i < mem_pages(r); i++)
+		missing[i] = true;
+	while (pos < (off_t)r->size) {
+		data = lseek(r->fd, pos, SEEK_DATA);
+		if (data < 0)
+			return errno == ENXIO ? 0 : -1;
+		hole = lseek(r->fd, data, SEEK_HOLE);
+		if (hole < 0)
+			return -1;
+		for (pos = data; pos < hole && pos < (off_t)r->size;
+		     pos += r->page_size)
+			missing[pos / r->page_size] = false;
+		pos = hole;
+	}
+	return 0;
+}
+
+/* Present or swapped PTEs, by /proc/self/pagemap. */
+static int missing_by_pagemap(const struct region *r, bool *missing)
+{
+	size_t i, n = mem_pages(r);
+	uint64_t *ent = calloc(n, sizeof(*ent));
+	off_t off = (uintptr_t)r->addr / r->page_size * sizeof(*ent);
+	int fd = open("/proc/self/pagemap", O_RDONLY), ret = -1;
+
+	if (fd >= 0 && ent &&
+	    pread(fd, ent, n * sizeof(*ent), off) == (ssize_t)(n * sizeof(*ent))) {
+		for (i = 0; i < n; i++)
+			missing[i] = !(ent[i] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED));
+		ret = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(ent);
+	return ret;
+}
+
+/* Page-cache residency for shmem without an fd, by mincore(). */
+static int missing_by_mincore(const struct region *r, bool *missing)
+{
+	size_t i, n = mem_pages(r);
+	unsigned char *vec = malloc(n);
+
+	if (!vec || mincore(r->addr, r->size, vec)) {
+		free(vec);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		missing[i] = !(vec[i] & 1);
+	free(vec);
+	return 0;
+}
+
+int mem_missing(const struct region *r, bool *missing)
+{
+	if (r->fd >= 0)
+		return missing_by_seek(r, missing);
+	if (r->type == MEM_ANON)
+		return missing_by_pagemap(r, missing);
+	return missing_by_mincore(r, missing);
+}
+
+void mem_touch(const struct region *r, const bool *which)
+{
+	size_t i;
+
+	for (i = 0; i < mem_pages(r); i++)
+		if (which[i])
+			(void)*(volatile char *)(r->addr + i * r->page_size);
+}
+
+int mem_stat(const struct region *r, long long *size, long long *blocks)
+{
+	struct stat st;
+
+	*size = *blocks = 0;
+	if (r->fd < 0)
+		return 0;
+	if (fstat(r->fd, &st))
+		return -1;
+	*size = st.st_size;
+	*blocks = st.st_blocks;
+	return 0;
+}

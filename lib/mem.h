@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Test memory: PMD-aligned regions of each memory type, filled with
+ * PATTERN_FILL except at chosen holes, and which of their pages are missing.
+ */
+#ifndef UFFD_SUITE_MEM_H
+#define UFFD_SUITE_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum mem_type {
+	MEM_ANON,		/* MAP_PRIVATE | MAP_ANONYMOUS */
+	MEM_MEMFD,		/* memfd_create(), MAP_SHARED */
+	MEM_SHARED_ANON,	/* MAP_SHARED | MAP_ANONYMOUS (shmem) */
+	MEM_TMPFS,		/* unlinked file on a tmpfs mount, MAP_SHARED */
+};
+
+struct region {
+	enum mem_type type;
+	char *addr;
+	size_t size;		/* a multiple of pmd_size */
+	size_t pmd_size, page_size;
+	int fd;			/* -1 for anonymous types */
+};
+
+const char *mem_type_name(enum mem_type type);
+bool mem_is_shmem(enum mem_type type);
+/* NULL on success, else why the type cannot be had here. */
+const char *mem_region_create(struct region *r, enum mem_type type,
+			      size_t size, size_t pmd_size);
+void mem_region_destroy(struct region *r);
+/* Map the pages [off, off + len) of @r's file again, PMD-aligned. */
+char *mem_map_again(const struct region *r, size_t off, size_t len);
+void mem_unmap(char *addr, size_t len);
+
+static inline size_t mem_pages(const struct region *r)
+{
+	return r->size / r->page_size;
+}
+
+/* Holes at every @stride-th page starting at @first, in [0, npages). */
+void mem_holes_every(bool *hole, size_t npages, size_t first, size_t stride);
+/* Write PATTERN_FILL into each page that is not a hole. */
+void mem_fill(struct region *r, const bool *hole);
+/* Page index of the first page whose contents are not as expected, or -1. */
+long mem_verify_fill(const struct region *r, const bool *hole);
+
+/* missing[i] = page i of @r is not present (not in page cache / no PTE). */
+int mem_missing(const struct region *r, bool *missing);
+/* Read one byte of each page in @which (a fault on each missing one). */
+void mem_touch(const struct region *r, const bool *which);
+
+/* File size and allocated blocks; both 0 for private anonymous memory. */
+int mem_stat(const struct region *r, long long *size, long long *blocks);
+
+#endif

@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <fcntl.h>
+#include <glob.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "thp.h"
+
+#define THP_DIR "/sys/kernel/mm/transparent_hugepage/"
+#define MAX_KNOBS 64
+
+struct knob {
+	char path[160];
+	char value[32];
+};
+
+static struct knob knobs[MAX_KNOBS];
+static int nr_knobs;
+static bool guarded;
+
+static const char *const fixed_knobs[] = {
+	"enabled", "shmem_enabled", "defrag",
+	"khugepaged/defrag", "khugepaged/max_ptes_none",
+	"khugepaged/max_ptes_swap", "khugepaged/max_ptes_shared",
+	"khugepaged/pages_to_scan", "khugepaged/scan_sleep_millisecs",
+	"khugepaged/alloc_sleep_millisecs",
+};
+
+static int read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* Async-signal-safe: used from the signal handler. */
+static int write_file(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, value, strlen(value));
+	close(fd);
+	return n < 0 ? -1 : 0;
+}
+
+/* "always [madvise] never\n" -> "madvise"; "511\n" -> "511". */
+static int read_knob(const char *path, char *value, size_t size)
+{
+	char buf[256], *open_br, *close_br;
+
+	if (read_file(path, buf, sizeof(buf)))
+		return -1;
+	open_br = strchr(buf, '[');
+	close_br = open_br ? strchr(open_br, ']') : NULL;
+	if (open_br && close_br) {
+		*close_br = '\0';
+		memmove(buf, open_br + 1, strlen(open_br + 1) + 1);
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strlen(buf) >= size)
+		return -1;
+	strcpy(value, buf);
+	return 0;
+}
+
+static void save_knob(const char *path)
+{
+	struct knob *k = &knobs[nr_knobs];
+
+	if (nr_knobs == MAX_KNOBS || strlen(path) >= sizeof(k->path))
+		return;
+	if (read_knob(path, k->value, sizeof(k->value)))
+		return;
+	strcpy(k->path, path);
+	nr_knobs++;
+}
+
+static void save_all_knobs(void)
+{
+	char path[160];
+	glob_t g;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fixed_knobs); i++) {
+		snprintf(path, sizeof(path), THP_DIR "%s", fixed_knobs[i]);
+		save_knob(path);
+	}
+	if (glob(THP_DIR "hugepages-*kB/*enabled", 0, NULL, &g))
+		return;
+	for (i = 0; i < g.gl_pathc; i++)
+		save_knob(g.gl_pathv[i]);
+	globfree(&g);
+}
+
+void thp_knobs_restore(void)
+{
+	int i;
+
+	for (i = 0; i < nr_knobs; i++)
+		write_file(knobs[i].path, knobs[i].value);
+}
+
+static void restore_on_signal(int sig)
+{
+	thp_knobs_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void thp_knobs_guard(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	size_t i;
+
+	if (guarded)
+		return;
+	guarded = true;
+	save_all_knobs();
+	atexit(thp_knobs_restore);
+	for (i = 0; i < ARRAY_SIZE(sigs); i++)
+		signal(sigs[i], restore_on_signal);
+}
+
+int thp_knob_set(const char *name, const char *value)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), THP_DIR "%s", name);
+	return write_file(path, value);
+}
+
+void thp_mthp_set(const char *name, const char *value)
+{
+	char pattern[160];
+	glob_t g;
+	size_t i;
+
+	snprintf(pattern, sizeof(pattern), THP_DIR "hugepages-*kB/%s", name);
+	if (glob(pattern, 0, NULL, &g))
+		return;
+	for (i = 0; i < g.gl_pathc; i++)
+		write_file(g.gl_pathv[i], value);
+	globfree(&g);
+}
+
+size_t thp_pmd_size(void)
+{
+	char buf[32];
+
+	if (read_file(THP_DIR "hpage_pmd_size", buf, sizeof(buf)))
+		return 0;
+	return strtoul(buf, NULL, 10);
+}
+
+static bool smaps_field(const char *line, const char *name, long *kb)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(line, name, n) || line[n] != ':')
+		return false;
+	*kb = strtol(line + n + 1, NULL, 10);
+	return true;
+}
+
+/* Is @line a VMA header "start-end ..." covering @addr? */
+static int vma_header(const char *line, unsigned long addr)
+{
+	unsigned long start, end;
+
+	if (sscanf(line, "%lx-%lx ", &start, &end) != 2)
+		return -1;
+	return addr >= start && addr < end;
+}
+
+long thp_pmd_mapped(const void *addr)
+{
+	static const char *const fields[] = {
+		"AnonHugePages", "ShmemPmdMapped", "FilePmdMapped",
+	};
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	long total = 0, kb;
+	int in_vma = 0, hdr;
+	size_t i;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		hdr = vma_header(line, (unsigned long)addr);
+		if (hdr >= 0) {
+			if (in_vma)
+				break;
+			in_vma = hdr;
+			continue;
+		}
+		for (i = 0; in_vma && i < ARRAY_SIZE(fields); i++)
+			if (smaps_field(line, fields[i], &kb))
+				total += kb;
+	}
+	fclose(f);
+	return total * 1024;
+}
+
+bool thp_range_pmd_mapped(const void *addr, size_t len)
+{
+	return thp_pmd_mapped(addr) >= (long)len;
+}
+
+long thp_full_scans(void)
+{
+	char buf[32];
+
+	if (read_file(THP_DIR "khugepaged/full_scans", buf, sizeof(buf)))
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+bool thp_wait_full_scans(long nr, int timeout_ms)
+{
+	long target = thp_full_scans() + nr;
+	struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+	int waited;
+
+	for (waited = 0; waited < timeout_ms; waited += 10) {
+		if (thp_full_scans() >= target)
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}

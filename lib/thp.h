@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Transparent huge pages: PMD size, the sysfs knobs (saved once, restored on
+ * exit and on fatal signals), PMD mappings seen in smaps, khugepaged scans.
+ */
+#ifndef UFFD_SUITE_THP_H
+#define UFFD_SUITE_THP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* 0 when the kernel has no THP. */
+size_t thp_pmd_size(void);
+
+/*
+ * Save every THP/khugepaged knob and arrange for them to be written back at
+ * exit() and on SIGINT/SIGTERM/SIGHUP/SIGQUIT. Idempotent.
+ */
+void thp_knobs_guard(void);
+/* Write back the saved values now. */
+void thp_knobs_restore(void);
+/* @name is relative to /sys/kernel/mm/transparent_hugepage/. */
+int thp_knob_set(const char *name, const char *value);
+/* Set every hugepages-<size>kB/@name (mTHP) knob to @value. */
+void thp_mthp_set(const char *name, const char *value);
+
+/* Bytes PMD-mapped in the VMA holding @addr (AnonHuge/ShmemPmd/FilePmd). */
+long thp_pmd_mapped(const void *addr);
+bool thp_range_pmd_mapped(const void *addr, size_t len);
+
+long thp_full_scans(void);
+/* Wait until khugepaged completed @nr more full scans; false on timeout. */
+bool thp_wait_full_scans(long nr, int timeout_ms);
+
+#endif

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * userfaultfd: open, API handshake, (un)register, and a fault handler thread
+ * that resolves every missing-page fault with UFFDIO_COPY of the page's
+ * PATTERN_UFFD contents and records each event it saw.
+ */
+#ifndef UFFD_SUITE_UFFD_H
+#define UFFD_SUITE_UFFD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+/* Features the kernel offers (probe on a throw-away fd); 0 if no uffd. */
+__u64 uffd_features(void);
+/* Open a userfaultfd and do the API handshake asking for @features. */
+int uffd_open(__u64 features);
+int uffd_register(int uffd, void *addr, size_t len, __u64 mode);
+int uffd_unregister(int uffd, void *addr, size_t len);
+
+struct uffd_handler {
+	int uffd;
+	char *base;		/* faults are recorded relative to this */
+	size_t len, page_size;
+	pthread_t thread;
+	volatile bool stop;
+	pthread_mutex_t lock;
+	unsigned int *faults;	/* UFFD_EVENT_PAGEFAULT count per page */
+	size_t nr_faults;	/* all page faults, in range or not */
+	size_t nr_outside;	/* faults outside [base, base + len) */
+	size_t nr_eexist;	/* UFFDIO_COPY found the page present */
+	size_t nr_errors;	/* other UFFDIO_COPY / read failures */
+	size_t nr_other;	/* events other than PAGEFAULT */
+};
+
+int uffd_handler_start(struct uffd_handler *h, int uffd, void *base,
+		       size_t len);
+void uffd_handler_stop(struct uffd_handler *h);
+unsigned int uffd_handler_faults(struct uffd_handler *h, size_t pgoff);
+
+#endif

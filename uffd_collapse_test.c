@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A page that userspace can see is missing, in a range registered with a
+ * userfaultfd in MODE_MISSING, must stay missing until userspace is told
+ * (UFFD_EVENT_PAGEFAULT), whatever THP collapse does.
+ *
+ * Each test is one scenario, without races: set up a PMD-aligned range of
+ * one memory type with every other page missing, assert that precondition,
+ * collapse (MADV_COLLAPSE or khugepaged), then check the outcome in full:
+ * return value and errno, PMD mapping, which pages are missing, contents,
+ * and that touching each hole raises exactly one fault event.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+
+#include "collapse.h"
+#include "compat.h"
+#include "mem.h"
+#include "pattern.h"
+#include "thp.h"
+#include "uffd.h"
+
+#define HOLE_FIRST	1	/* holes at pages 1, 3, 5, ... of each PMD */
+#define HOLE_STRIDE	2
+#define KHUGEPAGED_WAIT_MS	30000
+#define CHILD_WAIT_MS		10000
+
+/* Every test runs with THP faults off and the host's knobs restored after. */
+static void __attribute__((constructor)) suite_init(void)
+{
+	thp_knobs_guard();
+	thp_knob_set("enabled", "madvise");
+	thp_knob_set("shmem_enabled", "advise");
+	thp_knob_set("defrag", "madvise");
+	thp_mthp_set("enabled", "never");
+	thp_mthp_set("shmem_enabled", "never");
+	thp_knob_set("hugepages-2048kB/enabled", "inherit");
+	thp_knob_set("hugepages-2048kB/shmem_enabled", "inherit");
+}
+
+struct scenario {
+	struct region r;
+	size_t npages;
+	bool *hole;		/* what the test made missing */
+	bool *missing;		/* what the kernel says is missing */
+	int uffd;
+	bool handling;
+	struct uffd_handler h;
+};
+
+#define SKIP_IF(why_expr) do {						\
+	const char *__why = (why_expr);					\
+	if (__why)							\
+		SKIP(return, "%s", __why);				\
+} while (0)
+
+/* NULL when ready, else why this kernel or machine cannot run it. */
+static const char *scenario_init(struct scenario *s, enum mem_type type,
+				 size_t npmd)
+{
+	size_t pmd = thp_pmd_size();
+	const char *why;
+
+	memset(s, 0, sizeof(*s));
+	s->uffd = -1;
+	s->r.fd = -1;
+	if (!pmd)
+		return "kernel without transparent huge pages";
+	if (!uffd_features())
+		return "kernel without userfaultfd (or not permitted)";
+	if (!collapse_supported(pmd))
+		return "kernel without MADV_COLLAPSE";
+	why = mem_region_create(&s->r, type, npmd * pmd, pmd);
+	if (why)
+		return why;
+	s->npages = mem_pages(&s->r);
+	s->hole = calloc(s->npages, sizeof(bool));
+	s->missing = calloc(s->npages, sizeof(bool));
+	return s->hole && s->missing ? NULL : "out of memory";
+}
+
+static void scenario_fini(struct scenario *s)
+{
+	if (s->handling)
+		uffd_handler_stop(&s->h);
+	if (s->uffd >= 0)
+		close(s->uffd);
+	mem_region_destroy(&s->r);
+	free(s->hole);
+	free(s->missing);
+}
+
+static size_t pages_per_pmd(const struct scenario *s)
+{
+	return s->r.pmd_size / s->r.page_size;
+}
+
+/* Holes at every other page of PMD number @pmd. */
+static void make_holes(struct scenario *s, size_t pmd)
+{
+	size_t n = pages_per_pmd(s);
+
+	mem_holes_every(s->hole + pmd * n, n, HOLE_FIRST, HOLE_STRIDE);
+}
+
+/* Precondition: exactly the holes are missing and nothing is PMD-mapped. */
+static void assert_precondition(struct __test_metadata *_metadata,
+				struct scenario *s)
+{
+	size_t i;
+
+	ASSERT_EQ(0, mem_missing(&s->r, s->missing));
+	for (i = 0; i < s->npages; i++)
+		ASSERT_EQ(s->hole[i], s->missing[i])
+			TH_LOG("precondition: page %zu should be %s", i,
+			       s->hole[i] ? "missing" : "present");
+	ASSERT_EQ(0, thp_pmd_mapped(s->r.addr))
+		TH_LOG("precondition: range already PMD-mapped");
+}
+
+static void populate(struct __test_metadata *_metadata, struct scenario *s)
+{
+	mem_fill(&s->r, s->hole);
+	assert_precondition(_metadata, s);
+}
+
+static __u64 mode_features(__u64 mode, enum mem_type type)
+{
+	__u64 f = 0;
+
+	if (mode & UFFDIO_REGISTER_MODE_MINOR)
+		f |= UFFD_FEATURE_MINOR_SHMEM;
+	if ((mode & UFFDIO_REGISTER_MODE_WP) && mem_is_shmem(type))
+		f |= UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
+	return f;
+}
+
+/* Open s->uffd and register @mode on [@addr, @addr + @len). */
+static const char *register_uffd(struct __test_metadata *_metadata,
+				 struct scenario *s, char *addr, size_t len,
+				 __u64 mode)
+{
+	__u64 need = mode_features(mode, s->r.type);
+
+	if ((uffd_features() & need) != need)
+		return "userfaultfd lacks the feature for this mode and memory";
+	s->uffd = uffd_open(need);
+	EXPECT_LE(0, s->uffd);
+	EXPECT_EQ(0, uffd_register(s->uffd, addr, len, mode));
+	return NULL;
+}
+
+static void start_handler(struct __test_metadata *_metadata,
+			  struct scenario *s, char *addr, size_t len)
+{
+	ASSERT_EQ(0, uffd_handler_start(&s->h, s->uffd, addr, len));
+	s->handling = true;
+}
+
+/* Register MODE_MISSING on the whole region and handle its faults. */
+static void register_missing(struct __test_metadata *_metadata,
+			     struct scenario *s)
+{
+	ASSERT_EQ(NULL, register_uffd(_metadata, s, s->r.addr, s->r.size,
+				      UFFDIO_REGISTER_MODE_MISSING));
+	start_handler(_metadata, s, s->r.addr, s->r.size);
+}
+
+/* The holes are still missing and present pages kept their data. */
+static void expect_holes_kept(struct __test_metadata *_metadata,
+			      struct scenario *s)
+{
+	size_t i, changed = 0;
+
+	ASSERT_EQ(0, mem_missing(&s->r, s->missing));
+	for (i = 0; i < s->npages; i++)
+		changed += s->missing[i] != s->hole[i];
+	EXPECT_EQ(0, changed)
+		TH_LOG("%zu pages changed between missing and present", changed);
+	EXPECT_EQ(-1, mem_verify_fill(&s->r, s->hole));
+}
+
+/*
+ * Touch each hole of pages [@first, @first + @n) through @addr, a mapping of
+ * page @first registered MODE_MISSING and handled by s->h: each must raise
+ * exactly one UFFD_EVENT_PAGEFAULT and then read the handler's data, never
+ * zeros. @stride > 1 touches only every @stride-th hole.
+ */
+static void expect_hole_events(struct __test_metadata *_metadata,
+			       struct scenario *s, char *addr, size_t first,
+			       size_t n, size_t stride)
+{
+	size_t i, rel, wrong_events = 0, wrong_data = 0, touched = 0, seen = 0;
+	char *page;
+
+	for (i = first; i < first + n; i++) {
+		if (!s->hole[i] || seen++ % stride)
+			continue;
+		rel = i - first;
+		page = addr + rel * s->r.page_size;
+		(void)*(volatile char *)page;
+		touched++;
+		wrong_events += uffd_handler_faults(&s->h, rel) != 1;
+		wrong_data += !pattern_check(page, s->r.page_size,
+					     PATTERN_UFFD, rel);
+	}
+	EXPECT_NE(0, touched);
+	EXPECT_EQ(0, wrong_events)
+		TH_LOG("%zu of %zu holes did not raise exactly one fault event",
+		       wrong_events, touched);
+	EXPECT_EQ(0, wrong_data)
+		TH_LOG("%zu of %zu holes did not read the handler's data",
+		       wrong_data, touched);
+	EXPECT_EQ(touched, s->h.nr_faults);
+	EXPECT_EQ(0, s->h.nr_eexist) TH_LOG("a hole became present unseen");
+	EXPECT_EQ(0, s->h.nr_errors);
+}
+
+/* Refused: @err, not PMD-mapped, holes kept and raising, size unchanged. */
+static void expect_refused(struct __test_metadata *_metadata,
+			   struct scenario *s, int err)
+{
+	long long size0, blocks0, size1, blocks1;
+
+	ASSERT_EQ(0, mem_stat(&s->r, &size0, &blocks0));
+	EXPECT_EQ(err, collapse(s->r.addr, s->r.size))
+		TH_LOG("MADV_COLLAPSE should fail with %s", strerror(err));
+	EXPECT_EQ(0, thp_pmd_mapped(s->r.addr));
+	expect_holes_kept(_metadata, s);
+	ASSERT_EQ(0, mem_stat(&s->r, &size1, &blocks1));
+	EXPECT_EQ(size0, size1);
+	EXPECT_EQ(blocks0, blocks1);
+}
+
+/* The first @len bytes are PMD-mapped, data kept, former holes read zero. */
+static void expect_collapsed(struct __test_metadata *_metadata,
+			     struct scenario *s, size_t len)
+{
+	size_t i, nonzero = 0;
+
+	EXPECT_EQ((long)len, thp_pmd_mapped(s->r.addr));
+	for (i = 0; i < len / s->r.page_size; i++)
+		if (s->hole[i])
+			nonzero += !page_is_zero(s->r.addr + i * s->r.page_size,
+						 s->r.page_size);
+	EXPECT_EQ(0, nonzero);
+	EXPECT_EQ(-1, mem_verify_fill(&s->r, s->hole));
+}
+
+/* The no-userfaultfd control: NULL if this machine collapses @type. */
+static const char *collapse_control(enum mem_type type)
+{
+	static char why[160];
+	struct scenario s;
+	const char *err;
+	int ret;
+
+	err = scenario_init(&s, type, 1);
+	if (err)
+		return err;
+	make_holes(&s, 0);
+	mem_fill(&s.r, s.hole);
+	ret = collapse(s.r.addr, s.r.size);
+	scenario_fini(&s);
+	if (!ret)
+		return NULL;
+	snprintf(why, sizeof(why),
+		 "control: MADV_COLLAPSE of %s with holes, no userfaultfd: %s",
+		 mem_type_name(type), strerror(ret));
+	return why;
+}
+
+FIXTURE(collapse) {
+	struct scenario s;
+};
+
+FIXTURE_VARIANT(collapse) {
+	enum mem_type type;
+};
+
+#define ADD_SHMEM_VARIANTS(fixture)					\
+	FIXTURE_VARIANT_ADD(fixture, memfd) { .type = MEM_MEMFD };	\
+	FIXTURE_VARIANT_ADD(fixture, shared_anon) {			\
+		.type = MEM_SHARED_ANON };				\
+	FIXTURE_VARIANT_ADD(fixture, tmpfs_file) { .type = MEM_TMPFS }
+
+FIXTURE_VARIANT_ADD(collapse, anon) { .type = MEM_ANON };
+ADD_SHMEM_VARIANTS(collapse);
+
+FIXTURE_SETUP(collapse)
+{
+	SKIP_IF(scenario_init(&self->s, variant->type, 1));
+	make_holes(&self->s, 0);
+}
+
+FIXTURE_TEARDOWN(collapse)
+{
+	scenario_fini(&self->s);
+}
+
+/* Control: without a userfaultfd, holes do not stop MADV_COLLAPSE. */
+TEST_F(collapse, no_uffd_holes_collapse)
+{
+	struct scenario *s = &self->s;
+
+	populate(_metadata, s);
+	EXPECT_EQ(0, collapse(s->r.addr, s->r.size));
+	expect_collapsed(_metadata, s, s->r.size);
+}
+
+/*
+ * MODE_MISSING with holes: EBUSY (anon too: EBUSY, not the old EINVAL), the
+ * range unchanged (holes, data, SEEK_DATA map, size) and each hole faulting.
+ */
+TEST_F(collapse, missing_holes_ebusy)
+{
+	struct scenario *s = &self->s;
+
+	SKIP_IF(collapse_control(variant->type));
+	populate(_metadata, s);
+	register_missing(_metadata, s);
+	assert_precondition(_metadata, s);
+	expect_refused(_metadata, s, EBUSY);
+	expect_hole_events(_metadata, s, s->r.addr, 0, s->npages, 1);
+}
+
+/* MODE_MISSING without holes: nothing to protect, the collapse succeeds. */
+TEST_F(collapse, missing_full_collapses)
+{
+	struct scenario *s = &self->s;
+
+	memset(s->hole, 0, s->npages * sizeof(bool));
+	SKIP_IF(collapse_control(variant->type));
+	populate(_metadata, s);
+	register_missing(_metadata, s);
+	assert_precondition(_metadata, s);
+	EXPECT_EQ(0, collapse(s->r.addr, s->r.size));
+	expect_collapsed(_metadata, s, s->r.size);
+	EXPECT_EQ(0, s->h.nr_faults);
+}
+
+/* Probe: WP registration with holes (measure, to encode). */
+TEST_F(collapse, wp_holes_probe)
+{
+	struct scenario *s = &self->s;
+	int ret;
+
+	SKIP_IF(collapse_control(variant->type));
+	populate(_metadata, s);
+	SKIP_IF(register_uffd(_metadata, s, s->r.addr, s->r.size,
+			      UFFDIO_REGISTER_MODE_WP));
+	assert_precondition(_metadata, s);
+	ret = collapse(s->r.addr, s->r.size);
+	mem_missing(&s->r, s->missing);
+	TH_LOG("WP %s: collapse=%s pmd=%ld missing[1]=%d", mem_type_name(s->r.type),
+	       strerror(ret), thp_pmd_mapped(s->r.addr), s->missing[1]);
+}
+
+/* Registration removed: nothing left to protect, the collapse succeeds. */
+TEST_F(collapse, unregistered_collapses)
+{
+	struct scenario *s = &self->s;
+
+	SKIP_IF(collapse_control(variant->type));
+	populate(_metadata, s);
+	register_missing(_metadata, s);
+	ASSERT_EQ(0, uffd_unregister(s->uffd, s->r.addr, s->r.size));
+	assert_precondition(_metadata, s);
+	EXPECT_EQ(0, collapse(s->r.addr, s->r.size));
+	expect_collapsed(_metadata, s, s->r.size);
+}
+
+/* userfaultfd closed while registered: the registration goes with it. */
+TEST_F(collapse, uffd_closed_collapses)
+{
+	struct scenario *s = &self->s;
+
+	SKIP_IF(collapse_control(variant->type));
+	populate(_metadata, s);
+	ASSERT_EQ(NULL, register_uffd(_metadata, s, s->r.addr, s->r.size,
+				      UFFDIO_REGISTER_MODE_MISSING));
+	ASSERT_EQ(0, close(s->uffd));
+	s->uffd = -1;
+	assert_precondition(_metadata, s);
+	EXPECT_EQ(0, collapse(s->r.addr, s->r.size));
+	expect_collapsed(_metadata, s, s->r.size);
+}
+
+FIXTURE(multi) {
+	struct scenario s;
+};
+
+FIXTURE_VARIANT(multi) {
+	enum mem_type type;
+};
+
+FIXTURE_VARIANT_ADD(multi, anon) { .type = MEM_ANON };
+ADD_SHMEM_VARIANTS(multi);
+
+FIXTURE_SETUP(multi)
+{
+	SKIP_IF(scenario_init(&self->s, variant->type, 3));
+}
+
+FIXTURE_TEARDOWN(multi)
+{
+	scenario_fini(&self->s);
+}
+
+/*
+ * Three PMDs in one MADV_COLLAPSE, holes only in the last: the full ones are
+ * collapsed, the last refused with its holes kept, and the call says EBUSY.
+ * (The holed PMD is last: the kernel stops at the first non-transient
+ * failure, so PMDs after it are not promised anything.)
+ */
+TEST_F(multi, one_pmd_with_holes_ebusy)
+{
+	struct scenario *s = &self->s;
+	size_t per = pages_per_pmd(s);
+
+	SKIP_IF(collapse_control(variant->type));
+	make_holes(s, 2);
+	populate(_metadata, s);
+	register_missing(_metadata, s);
+	assert_precondition(_metadata, s);
+	EXPECT_EQ(EBUSY, collapse(s->r.addr, s->r.size));
+	EXPECT_EQ(2 * (long)s->r.pmd_size, thp_pmd_mapped(s->r.addr));
+	expect_holes_kept(_metadata, s);
+	expect_hole_events(_metadata, s, s->r.addr, 0, 3 * per, 1);
+}
+
+TEST_HARNESS_MAIN
