@@ -33,7 +33,7 @@ KSFT_SRC_PKG ?= linux-source-6.12
 ifneq ($(KDIR),)
 KSFT_DIR := $(KDIR)/tools/testing/selftests
 else
-KSFT_DIR := $(OUTPUT)/ksft
+KSFT_DIR := $(CURDIR)/build/ksft
 endif
 KSFT_HDRS := $(KSFT_DIR)/kselftest_harness.h $(KSFT_DIR)/kselftest.h
 CFLAGS += -isystem $(KSFT_DIR)
@@ -46,8 +46,8 @@ $(OUTPUT)/%: %.c $(LIB_SRCS) $(LOCAL_HDRS) $(KSFT_HDRS)
 	@mkdir -p $(OUTPUT)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.c,$^) $(LDLIBS) -o $@
 
-$(OUTPUT)/ksft/kselftest_harness.h $(OUTPUT)/ksft/kselftest.h &:
-	scripts/ksft-headers.sh $(KSFT_SRC_PKG) $(OUTPUT)/ksft
+$(CURDIR)/build/ksft/kselftest_harness.h $(CURDIR)/build/ksft/kselftest.h &:
+	scripts/ksft-headers.sh $(KSFT_SRC_PKG) $(CURDIR)/build/ksft
 
 run: all
 	OUTPUT=$(OUTPUT) ./run_tests.sh

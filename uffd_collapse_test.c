@@ -34,7 +34,10 @@
 #define KHUGEPAGED_WAIT_MS	30000
 #define CHILD_WAIT_MS		10000
 
-/* Every test runs with THP faults off and the host's knobs restored after. */
+/*
+ * Every test runs with THP on faults only for MADV_HUGEPAGE (so populating
+ * leaves holes), khugepaged fast, and the host's knobs restored at exit.
+ */
 static void __attribute__((constructor)) suite_init(void)
 {
 	thp_knobs_guard();
@@ -45,6 +48,9 @@ static void __attribute__((constructor)) suite_init(void)
 	thp_mthp_set("shmem_enabled", "never");
 	thp_knob_set("hugepages-2048kB/enabled", "inherit");
 	thp_knob_set("hugepages-2048kB/shmem_enabled", "inherit");
+	thp_knob_set("khugepaged/scan_sleep_millisecs", "10");
+	thp_knob_set("khugepaged/alloc_sleep_millisecs", "10");
+	thp_knob_set("khugepaged/max_ptes_none", "511");
 }
 
 struct scenario {
@@ -175,18 +181,24 @@ static void register_missing(struct __test_metadata *_metadata,
 	start_handler(_metadata, s, s->r.addr, s->r.size);
 }
 
-/* The holes are still missing and present pages kept their data. */
-static void expect_holes_kept(struct __test_metadata *_metadata,
-			      struct scenario *s)
+/* Pages [@first, @first + @n): holes still missing, data kept. */
+static void expect_holes_kept_in(struct __test_metadata *_metadata,
+				 struct scenario *s, size_t first, size_t n)
 {
 	size_t i, changed = 0;
 
 	ASSERT_EQ(0, mem_missing(&s->r, s->missing));
-	for (i = 0; i < s->npages; i++)
+	for (i = first; i < first + n; i++)
 		changed += s->missing[i] != s->hole[i];
 	EXPECT_EQ(0, changed)
 		TH_LOG("%zu pages changed between missing and present", changed);
 	EXPECT_EQ(-1, mem_verify_fill(&s->r, s->hole));
+}
+
+static void expect_holes_kept(struct __test_metadata *_metadata,
+			      struct scenario *s)
+{
+	expect_holes_kept_in(_metadata, s, 0, s->npages);
 }
 
 /*
@@ -348,21 +360,34 @@ TEST_F(collapse, missing_full_collapses)
 	EXPECT_EQ(0, s->h.nr_faults);
 }
 
-/* Probe: WP registration with holes (measure, to encode). */
-TEST_F(collapse, wp_holes_probe)
+/*
+ * MODE_WP with holes. Anon: any armed userfaultfd stops a collapse over none
+ * PTEs, so EBUSY with the holes kept. Shmem: WP promises nothing about
+ * missing pages (collapse_file() checks only MODE_MISSING), so the file range
+ * is collapsed and its holes filled with zeros; the uffd-wp VMA keeps its
+ * page table (SCAN_PTE_UFFD_WP), so the call says EINVAL, not PMD-mapped.
+ */
+TEST_F(collapse, wp_holes)
 {
 	struct scenario *s = &self->s;
-	int ret;
+	size_t i, still_missing = 0;
 
 	SKIP_IF(collapse_control(variant->type));
 	populate(_metadata, s);
 	SKIP_IF(register_uffd(_metadata, s, s->r.addr, s->r.size,
 			      UFFDIO_REGISTER_MODE_WP));
 	assert_precondition(_metadata, s);
-	ret = collapse(s->r.addr, s->r.size);
-	mem_missing(&s->r, s->missing);
-	TH_LOG("WP %s: collapse=%s pmd=%ld missing[1]=%d", mem_type_name(s->r.type),
-	       strerror(ret), thp_pmd_mapped(s->r.addr), s->missing[1]);
+	if (!mem_is_shmem(variant->type)) {
+		expect_refused(_metadata, s, EBUSY);
+		return;
+	}
+	EXPECT_EQ(EINVAL, collapse(s->r.addr, s->r.size));
+	EXPECT_EQ(0, thp_pmd_mapped(s->r.addr));
+	ASSERT_EQ(0, mem_missing(&s->r, s->missing));
+	for (i = 0; i < s->npages; i++)
+		still_missing += s->missing[i];
+	EXPECT_EQ(0, still_missing);
+	EXPECT_EQ(-1, mem_verify_fill(&s->r, s->hole));
 }
 
 /* Registration removed: nothing left to protect, the collapse succeeds. */
@@ -436,6 +461,237 @@ TEST_F(multi, one_pmd_with_holes_ebusy)
 	EXPECT_EQ(2 * (long)s->r.pmd_size, thp_pmd_mapped(s->r.addr));
 	expect_holes_kept(_metadata, s);
 	expect_hole_events(_metadata, s, s->r.addr, 0, 3 * per, 1);
+}
+
+FIXTURE(shmem) {
+	struct scenario s;
+};
+
+FIXTURE_VARIANT(shmem) {
+	enum mem_type type;
+};
+
+ADD_SHMEM_VARIANTS(shmem);
+
+FIXTURE_SETUP(shmem)
+{
+	SKIP_IF(scenario_init(&self->s, variant->type, 3));
+	make_holes(&self->s, 0);
+	make_holes(&self->s, 1);
+	make_holes(&self->s, 2);
+}
+
+FIXTURE_TEARDOWN(shmem)
+{
+	scenario_fini(&self->s);
+}
+
+/* MODE_MINOR promises nothing about missing pages: holes are collapsed. */
+TEST_F(shmem, minor_holes_collapse)
+{
+	struct scenario *s = &self->s;
+
+	SKIP_IF(collapse_control(variant->type));
+	populate(_metadata, s);
+	SKIP_IF(register_uffd(_metadata, s, s->r.addr, s->r.size,
+			      UFFDIO_REGISTER_MODE_MINOR));
+	assert_precondition(_metadata, s);
+	EXPECT_EQ(0, collapse(s->r.addr, s->r.pmd_size));
+	expect_collapsed(_metadata, s, s->r.pmd_size);
+}
+
+/*
+ * MODE_MISSING on another mapping of the same file, in this process: the
+ * collapse through the unregistered mapping is refused, holes kept.
+ */
+TEST_F(shmem, other_mapping_registered_ebusy)
+{
+	struct scenario *s = &self->s;
+	char *alias;
+
+	SKIP_IF(collapse_control(variant->type));
+	populate(_metadata, s);
+	alias = mem_map_again(&s->r, 0, s->r.size);
+	ASSERT_NE(NULL, alias);
+	ASSERT_EQ(NULL, register_uffd(_metadata, s, alias, s->r.size,
+				      UFFDIO_REGISTER_MODE_MISSING));
+	start_handler(_metadata, s, alias, s->r.size);
+	assert_precondition(_metadata, s);
+	expect_refused(_metadata, s, EBUSY);
+	expect_hole_events(_metadata, s, alias, 0, s->npages, 1);
+}
+
+/*
+ * MODE_MISSING on a mapping of another PMD of the file (with a PMD between:
+ * the kernel's i_mmap lookup includes the page just past the range, so an
+ * adjacent registration refuses too): the collapse succeeds, the other
+ * range keeps its holes.
+ */
+TEST_F(shmem, disjoint_range_registered_collapses)
+{
+	struct scenario *s = &self->s;
+	size_t pmd = s->r.pmd_size, per = pages_per_pmd(s);
+	char *alias;
+
+	SKIP_IF(collapse_control(variant->type));
+	populate(_metadata, s);
+	alias = mem_map_again(&s->r, 2 * pmd, pmd);
+	ASSERT_NE(NULL, alias);
+	ASSERT_EQ(NULL, register_uffd(_metadata, s, alias, pmd,
+				      UFFDIO_REGISTER_MODE_MISSING));
+	start_handler(_metadata, s, alias, pmd);
+	assert_precondition(_metadata, s);
+	EXPECT_EQ(0, collapse(s->r.addr, pmd));
+	expect_collapsed(_metadata, s, pmd);
+	expect_holes_kept_in(_metadata, s, 2 * per, per);
+	expect_hole_events(_metadata, s, alias, 2 * per, per, 1);
+}
+
+/* Read one byte from @fd within CHILD_WAIT_MS; '\0' on timeout or EOF. */
+static char wait_byte(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char c = 0;
+
+	if (poll(&pfd, 1, CHILD_WAIT_MS) == 1 && read(fd, &c, 1) == 1)
+		return c;
+	return 0;
+}
+
+/*
+ * The other process: register MODE_MISSING on its copy of the mapping, say
+ * 'R', then on 'U' unregister and say 'U', and exit on 'X' (or EOF).
+ */
+static void __attribute__((noreturn)) child_main(struct scenario *s, int cmd,
+						  int ack)
+{
+	int uffd = uffd_open(0);
+	char c;
+
+	if (uffd < 0 || uffd_register(uffd, s->r.addr, s->r.size,
+				      UFFDIO_REGISTER_MODE_MISSING))
+		_exit(1);
+	if (write(ack, "R", 1) != 1)
+		_exit(1);
+	c = wait_byte(cmd);
+	if (c == 'U') {
+		if (uffd_unregister(uffd, s->r.addr, s->r.size) ||
+		    write(ack, "U", 1) != 1)
+			_exit(1);
+		wait_byte(cmd);
+	}
+	_exit(0);
+}
+
+/* Wait for @pid within CHILD_WAIT_MS, else kill it; its exit status. */
+static int reap(pid_t pid)
+{
+	int status = -1, waited;
+
+	for (waited = 0; waited < CHILD_WAIT_MS; waited += 10) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+/*
+ * MODE_MISSING registered by another process on the same file: EBUSY with
+ * the holes kept; once that process unregisters (@unregister) or exits,
+ * the same collapse succeeds.
+ */
+static void other_process(struct __test_metadata *_metadata,
+			  struct scenario *s, bool unregister)
+{
+	int cmd[2], ack[2];
+	pid_t pid;
+
+	populate(_metadata, s);
+	ASSERT_EQ(0, pipe(cmd));
+	ASSERT_EQ(0, pipe(ack));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		child_main(s, cmd[0], ack[1]);
+	ASSERT_EQ('R', wait_byte(ack[0])) TH_LOG("child did not register");
+	assert_precondition(_metadata, s);
+	expect_refused(_metadata, s, EBUSY);
+	if (unregister) {
+		ASSERT_EQ(1, write(cmd[1], "U", 1));
+		EXPECT_EQ('U', wait_byte(ack[0]));
+		assert_precondition(_metadata, s);
+		EXPECT_EQ(0, collapse(s->r.addr, s->r.size));
+	}
+	ASSERT_EQ(1, write(cmd[1], "X", 1));
+	EXPECT_EQ(0, reap(pid));
+	if (!unregister) {
+		assert_precondition(_metadata, s);
+		EXPECT_EQ(0, collapse(s->r.addr, s->r.size));
+	}
+	expect_collapsed(_metadata, s, s->r.size);
+}
+
+TEST_F(shmem, other_process_registered_ebusy_until_unregister)
+{
+	SKIP_IF(collapse_control(variant->type));
+	other_process(_metadata, &self->s, true);
+}
+
+TEST_F(shmem, other_process_registered_ebusy_until_exit)
+{
+	SKIP_IF(collapse_control(variant->type));
+	other_process(_metadata, &self->s, false);
+}
+
+/* khugepaged collapses @r's range within KHUGEPAGED_WAIT_MS. */
+static bool khugepaged_collapses(struct region *r)
+{
+	return thp_wait_pmd_mapped(r->addr, r->size, KHUGEPAGED_WAIT_MS);
+}
+
+static const char *khugepaged_control(struct scenario *ctl, enum mem_type type)
+{
+	static char why[160];
+
+	if (khugepaged_collapses(&ctl->r))
+		return NULL;
+	snprintf(why, sizeof(why),
+		 "control: khugepaged did not collapse an unregistered %s range with holes in %d ms",
+		 mem_type_name(type), KHUGEPAGED_WAIT_MS);
+	return why;
+}
+
+/*
+ * khugepaged, MODE_MISSING with holes: two full scans after it collapsed a
+ * like range without userfaultfd (the control), the registered range is
+ * still not collapsed and its holes raise their events; once unregistered,
+ * khugepaged collapses it (no stale refusal).
+ */
+TEST_F_TIMEOUT(collapse, khugepaged_missing_holes_kept, 120)
+{
+	struct scenario *s = &self->s, ctl;
+
+	SKIP_IF(scenario_init(&ctl, variant->type, 1));
+	ASSERT_NE(NULL, thp_khugepaged_enroll(s->r.pmd_size));
+	make_holes(&ctl, 0);
+	populate(_metadata, &ctl);
+	populate(_metadata, s);
+	register_missing(_metadata, s);
+	ASSERT_EQ(0, madvise(s->r.addr, s->r.size, MADV_HUGEPAGE));
+	ASSERT_EQ(0, madvise(ctl.r.addr, ctl.r.size, MADV_HUGEPAGE));
+	assert_precondition(_metadata, s);
+	SKIP_IF(khugepaged_control(&ctl, variant->type));
+	ASSERT_TRUE(thp_wait_full_scans(2, KHUGEPAGED_WAIT_MS));
+	EXPECT_EQ(0, thp_pmd_mapped(s->r.addr));
+	expect_holes_kept(_metadata, s);
+	expect_hole_events(_metadata, s, s->r.addr, 0, s->npages, 2);
+	ASSERT_EQ(0, uffd_unregister(s->uffd, s->r.addr, s->r.size));
+	EXPECT_TRUE(khugepaged_collapses(&s->r))
+		TH_LOG("khugepaged still refuses the range after unregister");
+	scenario_fini(&ctl);
 }
 
 TEST_HARNESS_MAIN

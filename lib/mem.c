@@ -4,11 +4,14 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -61,21 +64,45 @@ static char *map_aligned(size_t len, size_t align, int flags, int fd,
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* A tmpfs directory: $TMPDIR if it is tmpfs, else /dev/shm, else /tmp. */
+/*
+ * A file on a tmpfs mount of our own with huge=advise (as khugepaged honours
+ * a mount's huge= option, not shmem_enabled), mounted in a private mount
+ * namespace and detached at once: the open file keeps it alive, nothing is
+ * left behind.
+ */
+static int open_private_tmpfs_file(void)
+{
+	char dir[] = "/tmp/uffd-collapse-XXXXXX";
+	int fd;
+
+	if (unshare(CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) || !mkdtemp(dir))
+		return -1;
+	if (mount("tmpfs", dir, "tmpfs", 0, "huge=advise")) {
+		rmdir(dir);
+		return -1;
+	}
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+	return fd;
+}
+
+/* Else a tmpfs directory there is: $TMPDIR, /dev/shm or /tmp. */
 static int open_tmpfs_file(void)
 {
 	const char *dirs[] = { getenv("TMPDIR"), "/dev/shm", "/tmp" };
 	struct statfs sfs;
 	size_t i;
+	int fd = open_private_tmpfs_file();
 
-	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
+	for (i = 0; fd < 0 && i < ARRAY_SIZE(dirs); i++) {
 		if (!dirs[i] || statfs(dirs[i], &sfs) ||
 		    sfs.f_type != TMPFS_MAGIC)
 			continue;
-		return open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	}
-	errno = ENOENT;
-	return -1;
+	return fd;
 }
 
 static int open_backing(enum mem_type type)
@@ -101,7 +128,7 @@ const char *mem_region_create(struct region *r, enum mem_type type,
 	if (type == MEM_MEMFD && r->fd < 0)
 		return "memfd_create() failed";
 	if (type == MEM_TMPFS && r->fd < 0)
-		return "no tmpfs mount with O_TMPFILE ($TMPDIR, /dev/shm, /tmp)";
+		return "no tmpfs to create a file in";
 	if (r->fd >= 0 && ftruncate(r->fd, size))
 		return "ftruncate() failed";
 	if (r->fd < 0)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -234,16 +235,47 @@ long thp_full_scans(void)
 	return strtol(buf, NULL, 10);
 }
 
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_nsec = ms * 1000L * 1000L };
+
+	nanosleep(&ts, NULL);
+}
+
 bool thp_wait_full_scans(long nr, int timeout_ms)
 {
 	long target = thp_full_scans() + nr;
-	struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
 	int waited;
 
 	for (waited = 0; waited < timeout_ms; waited += 10) {
 		if (thp_full_scans() >= target)
 			return true;
-		nanosleep(&ts, NULL);
+		sleep_ms(10);
 	}
 	return false;
+}
+
+bool thp_wait_pmd_mapped(const void *addr, long bytes, int timeout_ms)
+{
+	int waited;
+
+	for (waited = 0; waited < timeout_ms; waited += 10) {
+		(void)*(const volatile char *)addr;
+		if (thp_pmd_mapped(addr) >= bytes)
+			return true;
+		sleep_ms(10);
+	}
+	return false;
+}
+
+void *thp_khugepaged_enroll(size_t pmd_size)
+{
+	char *p = mmap(NULL, 2 * pmd_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, 2 * pmd_size, MADV_HUGEPAGE);
+	*p = 1;
+	return p;
 }

@@ -17,11 +17,12 @@ Usage: ${0##*/} [--cache DIR]
 
 Download (no install) the newest linux-image-6.1.*-amd64-unsigned and
 linux-image-6.12.*-amd64-unsigned packages known to apt, extract their vmlinuz
-into DIR (default: $CACHE) as vmlinuz-6.1 and vmlinuz-6.12, with the exact
+into DIR as vmlinuz-6.1 and vmlinuz-6.12, with the exact
 package and version in vmlinuz-SERIES.version, and print:
   known-bad  DIR/vmlinuz-6.1
   known-good DIR/vmlinuz-6.12
 A cached image that is still the newest is not downloaded again.
+Default DIR: $CACHE
 USAGE
 }
 

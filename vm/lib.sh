@@ -3,7 +3,7 @@
 # Shared helpers for the vm/ scripts. Source it; do not run it.
 
 log() { printf 'vm: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit "${DIE_STATUS:-2}"; }
+die() { log "error: $*"; exit "${DIE_STATUS:-1}"; }
 
 # ensure_pkgs PKG...: apt-get install the Debian packages that are missing.
 ensure_pkgs() {
@@ -15,7 +15,12 @@ ensure_pkgs() {
 	((${#missing[@]})) || return 0
 	((EUID == 0)) || die "missing packages (need root to install): ${missing[*]}"
 	log "installing ${missing[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
+	apt_install "${missing[@]}" || { apt-get update -q >&2 && apt_install "${missing[@]}"; } ||
+		die "cannot install ${missing[*]}"
+}
+
+apt_install() {
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2
 }
 
 # mktempdir VAR: create a temp dir under /tmp and store its path in VAR.

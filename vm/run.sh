@@ -4,6 +4,7 @@
 # Boot a kernel in qemu with a busybox initramfs holding the suite, run
 # /suite/run_tests.sh in it and exit with its status, git-bisect style.
 set -euo pipefail
+shopt -s extglob
 
 # shellcheck source=vm/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -11,6 +12,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KERNEL='' SMP=2 MEM=2G NUMA_NODES=1 ACCEL=auto TIMEOUT=600 SUITE_DIR='' APPEND='' LOG=''
 ARGS=()
+DIE_STATUS=128 # setup errors abort "git bisect run"
 START=VMRUN-START RESULT=VMRUN-RESULT
 SPLAT='Oops|BUG:|WARNING:|Kernel panic|possible circular locking|possible recursive locking|general protection fault|Call Trace:'
 CMDLINE='console=ttyS0 panic=-1 loglevel=5 printk.time=1 rcupdate.rcu_cpu_stall_timeout=300 watchdog_thresh=60'
@@ -34,7 +36,8 @@ Usage: ${0##*/} --kernel PATH [options] [-- ARGS for run_tests.sh]
 
 The console goes to stdout. Exit status: the suite's (0 pass, 1 fail, 4 skip);
 1 if a kernel splat (oops, BUG, WARNING, lockdep, GPF, Call Trace) shows after
-the suite started; 125 if the kernel did not boot, died or timed out.
+the suite started; 125 if the kernel did not boot, died or timed out; 2 on a
+bad option; 128 if the suite or the tools cannot be set up.
 USAGE
 }
 
@@ -71,12 +74,15 @@ mem_mib() {
 # stage_suite DEST: fill DEST with the suite.
 stage_suite() {
 	if [[ -n $SUITE_DIR ]]; then
+		[[ -d $SUITE_DIR ]] || die "no suite dir $SUITE_DIR"
 		cp -a -- "$SUITE_DIR/." "$1"
 	else
+		[[ -e $REPO/run_tests.sh ]] || die "no $REPO/run_tests.sh"
 		ensure_pkgs make gcc libc6-dev
 		mkdir -p "$TMP/build"
-		make -C "$REPO" STATIC=1 OUTPUT="$TMP/build" >&2
-		cp -a "$TMP/build/." "$REPO/run_tests.sh" "$1"
+		make -C "$REPO" STATIC=1 OUTPUT="$TMP/build" >&2 || die "suite build failed"
+		find "$TMP/build" -maxdepth 1 -type f -perm -u+x -exec cp -t "$1" {} +
+		cp -a "$REPO/run_tests.sh" "$1"
 		[[ ! -e $REPO/settings ]] || cp -a "$REPO/settings" "$1"
 	fi
 	[[ -x $1/run_tests.sh ]] || die "no executable run_tests.sh in the suite"
@@ -119,13 +125,28 @@ make_initramfs() {
 	(cd "$root" && find . | cpio -o -H newc --quiet) >"$1"
 }
 
-# kvm_works: /dev/kvm is there and a guest really runs on it (the kernel
-# boots until it panics for want of a root fs).
+# kvm_works: /dev/kvm is there and a guest really runs on it.
 kvm_works() {
-	[[ -r /dev/kvm && -w /dev/kvm ]] || return 1
-	timeout -k 5 60 qemu-system-x86_64 -accel kvm -cpu host -m 256 -nographic \
-		-no-reboot -kernel "$KERNEL" -append 'console=ttyS0 loglevel=1 panic=-1' \
-		</dev/null 2>&1 | grep -q 'Kernel panic' || return 1
+	[[ -r /dev/kvm && -w /dev/kvm ]] && guest_runs -accel kvm -cpu host
+}
+
+# guest_runs QEMU_OPTS...: the kernel boots until it panics for want of a root
+# fs. Stops early on "KVM internal error", after which qemu would hang.
+guest_runs() {
+	local out=$TMP/probe.out pid i
+	qemu-system-x86_64 "$@" -m 256 -nographic -no-reboot -nic none -kernel "$KERNEL" \
+		-append 'console=ttyS0 loglevel=1 panic=-1' </dev/null >"$out" 2>&1 &
+	pid=$!
+	echo "$pid" >"$TMP/probe.pid"
+	for ((i = 0; i < 120; i++)); do
+		grep -qE 'Kernel panic|KVM internal error' "$out" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.5
+	done
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" || true
+	rm -f "$TMP/probe.pid"
+	grep -q 'Kernel panic' "$out" && ! grep -q 'KVM internal error' "$out"
 }
 
 # accel_opts: print the qemu accelerator options, one per line.
@@ -159,12 +180,14 @@ numa_opts() {
 	done
 }
 
-# console LOG TIMES: copy the guest console to stdout and LOG, and note in
-# TIMES when the start and result markers went by.
+# console LOG TIMES: copy the guest console to stdout and LOG, less CRs and
+# the firmware's terminal escapes, and note in TIMES when the start and
+# result markers went by.
 console() {
 	local line
 	while IFS= read -r line || [[ -n $line ]]; do
 		line=${line%$'\r'}
+		[[ $line != *$'\e'* ]] || line=${line//$'\e'@(c|\[*([0-9;?])[a-zA-Z])/}
 		printf '%s\n' "$line"
 		printf '%s\n' "$line" >&3
 		case $line in
@@ -235,6 +258,7 @@ main() {
 	local status n
 	parse_args "$@"
 	ensure_pkgs qemu-system-x86 busybox-static cpio
+	[[ $ACCEL != kvm || -w /dev/kvm ]] || die "--accel kvm: no usable /dev/kvm"
 	[[ -r $KERNEL ]] || { log "cannot read kernel $KERNEL"; exit 125; }
 	[[ -z $LOG ]] || : >"$LOG"
 	mktempdir TMP
