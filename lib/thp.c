@@ -275,7 +275,8 @@ void *thp_khugepaged_enroll(size_t pmd_size)
 
 	if (p == MAP_FAILED)
 		return NULL;
-	madvise(p, 2 * pmd_size, MADV_HUGEPAGE);
+	/* Fault first: 6.1 enrolls at MADV_HUGEPAGE only with an anon_vma. */
 	*p = 1;
+	madvise(p, 2 * pmd_size, MADV_HUGEPAGE);
 	return p;
 }
