@@ -34,23 +34,10 @@
 #define KHUGEPAGED_WAIT_MS	30000
 #define CHILD_WAIT_MS		10000
 
-/*
- * Every test runs with THP on faults only for MADV_HUGEPAGE (so populating
- * leaves holes), khugepaged fast, and the host's knobs restored at exit.
- */
 static void __attribute__((constructor)) suite_init(void)
 {
 	thp_knobs_guard();
-	thp_knob_set("enabled", "madvise");
-	thp_knob_set("shmem_enabled", "advise");
-	thp_knob_set("defrag", "madvise");
-	thp_mthp_set("enabled", "never");
-	thp_mthp_set("shmem_enabled", "never");
-	thp_knob_set("hugepages-2048kB/enabled", "inherit");
-	thp_knob_set("hugepages-2048kB/shmem_enabled", "inherit");
-	thp_knob_set("khugepaged/scan_sleep_millisecs", "10");
-	thp_knob_set("khugepaged/alloc_sleep_millisecs", "10");
-	thp_knob_set("khugepaged/max_ptes_none", "511");
+	thp_knobs_for_suite();
 }
 
 struct scenario {

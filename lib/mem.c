@@ -265,15 +265,6 @@ int mem_missing(const struct region *r, bool *missing)
 	return missing_by_mincore(r, missing);
 }
 
-void mem_touch(const struct region *r, const bool *which)
-{
-	size_t i;
-
-	for (i = 0; i < mem_pages(r); i++)
-		if (which[i])
-			(void)*(volatile char *)(r->addr + i * r->page_size);
-}
-
 int mem_stat(const struct region *r, long long *size, long long *blocks)
 {
 	struct stat st;

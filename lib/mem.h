@@ -48,8 +48,6 @@ long mem_verify_fill(const struct region *r, const bool *hole);
 
 /* missing[i] = page i of @r is not present (not in page cache / no PTE). */
 int mem_missing(const struct region *r, bool *missing);
-/* Read one byte of each page in @which (a fault on each missing one). */
-void mem_touch(const struct region *r, const bool *which);
 
 /* File size and allocated blocks; both 0 for private anonymous memory. */
 int mem_stat(const struct region *r, long long *size, long long *blocks);

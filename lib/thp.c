@@ -163,6 +163,26 @@ void thp_mthp_set(const char *name, const char *value)
 	globfree(&g);
 }
 
+void thp_knobs_for_suite(void)
+{
+	char pmd_knob[64];
+
+	thp_knob_set("enabled", "madvise");
+	thp_knob_set("shmem_enabled", "advise");
+	thp_knob_set("defrag", "madvise");
+	thp_mthp_set("enabled", "never");
+	thp_mthp_set("shmem_enabled", "never");
+	snprintf(pmd_knob, sizeof(pmd_knob), "hugepages-%zukB/enabled",
+		 thp_pmd_size() / 1024);
+	thp_knob_set(pmd_knob, "inherit");
+	snprintf(pmd_knob, sizeof(pmd_knob), "hugepages-%zukB/shmem_enabled",
+		 thp_pmd_size() / 1024);
+	thp_knob_set(pmd_knob, "inherit");
+	thp_knob_set("khugepaged/scan_sleep_millisecs", "10");
+	thp_knob_set("khugepaged/alloc_sleep_millisecs", "10");
+	thp_knob_set("khugepaged/max_ptes_none", "511");
+}
+
 size_t thp_pmd_size(void)
 {
 	char buf[32];
@@ -219,11 +239,6 @@ long thp_pmd_mapped(const void *addr)
 	}
 	fclose(f);
 	return total * 1024;
-}
-
-bool thp_range_pmd_mapped(const void *addr, size_t len)
-{
-	return thp_pmd_mapped(addr) >= (long)len;
 }
 
 long thp_full_scans(void)

@@ -17,6 +17,12 @@ size_t thp_pmd_size(void);
  * exit() and on SIGINT/SIGTERM/SIGHUP/SIGQUIT. Idempotent.
  */
 void thp_knobs_guard(void);
+/*
+ * What the suite runs with: THP on faults only in MADV_HUGEPAGE ranges and
+ * no mTHP (so populating a range leaves its holes), khugepaged fast and
+ * willing to fill up to 511 holes. Call after thp_knobs_guard().
+ */
+void thp_knobs_for_suite(void);
 /* Write back the saved values now. */
 void thp_knobs_restore(void);
 /* @name is relative to /sys/kernel/mm/transparent_hugepage/. */
@@ -26,7 +32,6 @@ void thp_mthp_set(const char *name, const char *value);
 
 /* Bytes PMD-mapped in the VMA holding @addr (AnonHuge/ShmemPmd/FilePmd). */
 long thp_pmd_mapped(const void *addr);
-bool thp_range_pmd_mapped(const void *addr, size_t len);
 
 /*
  * Wait until the VMA holding @addr has @bytes PMD-mapped; false on timeout.
