@@ -147,8 +147,8 @@ static const char *register_uffd(struct __test_metadata *_metadata,
 	if ((uffd_features() & need) != need)
 		return "userfaultfd lacks the feature for this mode and memory";
 	s->uffd = uffd_open(need);
-	EXPECT_LE(0, s->uffd);
-	EXPECT_EQ(0, uffd_register(s->uffd, addr, len, mode));
+	ASSERT_LE(0, s->uffd);
+	ASSERT_EQ(0, uffd_register(s->uffd, addr, len, mode));
 	return NULL;
 }
 
