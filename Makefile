@@ -28,6 +28,7 @@ include ../lib.mk
 $(TEST_GEN_PROGS): $(LIB_SRCS)
 else
 # --- standalone ------------------------------------------------------------
+DEPS := $(shell scripts/deps.sh)
 OUTPUT ?= $(CURDIR)/build
 KSFT_SRC_PKG ?= linux-source-6.12
 ifneq ($(KDIR),)
@@ -57,4 +58,16 @@ check: all
 
 clean:
 	rm -rf $(OUTPUT)
+endif
+
+# liburing and libnuma are optional: without them the tests needing them SKIP.
+have_lib = $(shell echo 'int main(void) { return 0; }' | \
+	$(CC) -x c - $(LDFLAGS) -l$(1) -o /dev/null 2>/dev/null && echo y)
+ifeq ($(call have_lib,uring),y)
+CFLAGS += -DHAVE_LIBURING
+LDLIBS += -luring
+endif
+ifeq ($(call have_lib,numa),y)
+CFLAGS += -DHAVE_LIBNUMA
+LDLIBS += -lnuma
 endif

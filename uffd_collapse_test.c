@@ -26,8 +26,10 @@
 #include "compat.h"
 #include "mem.h"
 #include "pattern.h"
+#include "node.h"
 #include "thp.h"
 #include "uffd.h"
+#include "uring.h"
 
 #define HOLE_FIRST	1	/* holes at pages 1, 3, 5, ... of each PMD */
 #define HOLE_STRIDE	2
@@ -48,6 +50,7 @@ struct scenario {
 	int uffd;
 	bool handling;
 	struct uffd_handler h;
+	bool via_uring;		/* collapse with IORING_OP_MADVISE */
 };
 
 #define SKIP_IF(why_expr) do {						\
@@ -58,7 +61,7 @@ struct scenario {
 
 /* NULL when ready, else why this kernel or machine cannot run it. */
 static const char *scenario_init(struct scenario *s, enum mem_type type,
-				 size_t npmd)
+				 bool via_uring, size_t npmd)
 {
 	size_t pmd = thp_pmd_size();
 	const char *why;
@@ -66,6 +69,9 @@ static const char *scenario_init(struct scenario *s, enum mem_type type,
 	memset(s, 0, sizeof(*s));
 	s->uffd = -1;
 	s->r.fd = -1;
+	s->via_uring = via_uring;
+	if (via_uring && uring_probe())
+		return uring_probe();
 	if (!pmd)
 		return "kernel without transparent huge pages";
 	if (!uffd_features())
@@ -79,6 +85,14 @@ static const char *scenario_init(struct scenario *s, enum mem_type type,
 	s->hole = calloc(s->npages, sizeof(bool));
 	s->missing = calloc(s->npages, sizeof(bool));
 	return s->hole && s->missing ? NULL : "out of memory";
+}
+
+/* MADV_COLLAPSE in the scenario's context: 0 or the errno it gave. */
+static int do_collapse(struct scenario *s, void *addr, size_t len)
+{
+	if (s->via_uring)
+		return -uring_madvise(addr, len, MADV_COLLAPSE);
+	return collapse(addr, len);
 }
 
 static void scenario_fini(struct scenario *s)
@@ -231,7 +245,7 @@ static void expect_refused(struct __test_metadata *_metadata,
 	long long size0, blocks0, size1, blocks1;
 
 	ASSERT_EQ(0, mem_stat(&s->r, &size0, &blocks0));
-	EXPECT_EQ(err, collapse(s->r.addr, s->r.size))
+	EXPECT_EQ(err, do_collapse(s, s->r.addr, s->r.size))
 		TH_LOG("MADV_COLLAPSE should fail with %s", strerror(err));
 	EXPECT_EQ(0, thp_pmd_mapped(s->r.addr));
 	expect_holes_kept(_metadata, s);
@@ -263,7 +277,7 @@ static const char *collapse_control(enum mem_type type)
 	const char *err;
 	int ret;
 
-	err = scenario_init(&s, type, 1);
+	err = scenario_init(&s, type, false, 1);
 	if (err)
 		return err;
 	make_holes(&s, 0);
@@ -284,20 +298,27 @@ FIXTURE(collapse) {
 
 FIXTURE_VARIANT(collapse) {
 	enum mem_type type;
+	bool via_uring;
 };
 
-#define ADD_SHMEM_VARIANTS(fixture)					\
-	FIXTURE_VARIANT_ADD(fixture, memfd) { .type = MEM_MEMFD };	\
-	FIXTURE_VARIANT_ADD(fixture, shared_anon) {			\
-		.type = MEM_SHARED_ANON };				\
-	FIXTURE_VARIANT_ADD(fixture, tmpfs_file) { .type = MEM_TMPFS }
+/* Variants: a memory type, collapsed by madvise() and by io_uring. */
+#define ADD_TYPE(fixture, name, mtype)					\
+	FIXTURE_VARIANT_ADD(fixture, name) { .type = mtype }
+#define ADD_CONTEXTS(fixture, name, mtype)				\
+	ADD_TYPE(fixture, name, mtype);					\
+	FIXTURE_VARIANT_ADD(fixture, name##_io_uring) {			\
+		.type = mtype, .via_uring = true }
+#define ADD_SHMEM_TYPES(fixture, add)					\
+	add(fixture, memfd, MEM_MEMFD);					\
+	add(fixture, shared_anon, MEM_SHARED_ANON);			\
+	add(fixture, tmpfs_file, MEM_TMPFS)
 
-FIXTURE_VARIANT_ADD(collapse, anon) { .type = MEM_ANON };
-ADD_SHMEM_VARIANTS(collapse);
+ADD_CONTEXTS(collapse, anon, MEM_ANON);
+ADD_SHMEM_TYPES(collapse, ADD_CONTEXTS);
 
 FIXTURE_SETUP(collapse)
 {
-	SKIP_IF(scenario_init(&self->s, variant->type, 1));
+	SKIP_IF(scenario_init(&self->s, variant->type, variant->via_uring, 1));
 	make_holes(&self->s, 0);
 }
 
@@ -312,7 +333,7 @@ TEST_F(collapse, no_uffd_holes_collapse)
 	struct scenario *s = &self->s;
 
 	populate(_metadata, s);
-	EXPECT_EQ(0, collapse(s->r.addr, s->r.size));
+	EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
 	expect_collapsed(_metadata, s, s->r.size);
 }
 
@@ -342,7 +363,7 @@ TEST_F(collapse, missing_full_collapses)
 	populate(_metadata, s);
 	register_missing(_metadata, s);
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, collapse(s->r.addr, s->r.size));
+	EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
 	expect_collapsed(_metadata, s, s->r.size);
 	EXPECT_EQ(0, s->h.nr_faults);
 }
@@ -368,7 +389,7 @@ TEST_F(collapse, wp_holes)
 		expect_refused(_metadata, s, EBUSY);
 		return;
 	}
-	EXPECT_EQ(EINVAL, collapse(s->r.addr, s->r.size));
+	EXPECT_EQ(EINVAL, do_collapse(s, s->r.addr, s->r.size));
 	EXPECT_EQ(0, thp_pmd_mapped(s->r.addr));
 	ASSERT_EQ(0, mem_missing(&s->r, s->missing));
 	for (i = 0; i < s->npages; i++)
@@ -387,7 +408,7 @@ TEST_F(collapse, unregistered_collapses)
 	register_missing(_metadata, s);
 	ASSERT_EQ(0, uffd_unregister(s->uffd, s->r.addr, s->r.size));
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, collapse(s->r.addr, s->r.size));
+	EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
 	expect_collapsed(_metadata, s, s->r.size);
 }
 
@@ -403,7 +424,75 @@ TEST_F(collapse, uffd_closed_collapses)
 	ASSERT_EQ(0, close(s->uffd));
 	s->uffd = -1;
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, collapse(s->r.addr, s->r.size));
+	EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
+	expect_collapsed(_metadata, s, s->r.size);
+}
+
+/* A memfd holding one page of PATTERN_FILE data for page @pgoff. */
+static int data_file(struct __test_metadata *_metadata, size_t page_size,
+		     size_t pgoff)
+{
+	char *page = malloc(page_size);
+	int fd = memfd_create("uffd-collapse-data", MFD_CLOEXEC);
+
+	ASSERT_NE(NULL, page);
+	ASSERT_LE(0, fd);
+	pattern_fill(page, page_size, PATTERN_FILE, pgoff);
+	ASSERT_EQ((ssize_t)page_size, pwrite(fd, page, page_size, 0));
+	free(page);
+	return fd;
+}
+
+/*
+ * After a refused collapse, the kernel itself faults on a hole: an io_uring
+ * read (forced to an io-wq worker) into it must raise the hole's event, then
+ * complete with the file's data in place.
+ */
+TEST_F(collapse, refused_then_uring_read_faults)
+{
+	struct scenario *s = &self->s;
+	size_t pgoff = HOLE_FIRST, ps = s->r.page_size;
+	char *hole = s->r.addr + pgoff * ps;
+	int fd;
+
+	SKIP_IF(uring_probe());
+	SKIP_IF(collapse_control(variant->type));
+	fd = data_file(_metadata, ps, pgoff);
+	populate(_metadata, s);
+	register_missing(_metadata, s);
+	assert_precondition(_metadata, s);
+	expect_refused(_metadata, s, EBUSY);
+	EXPECT_TRUE(s->hole[pgoff] && s->missing[pgoff]);
+	EXPECT_EQ((int)ps, uring_read_async(fd, hole, ps, 0));
+	EXPECT_EQ(1, uffd_handler_faults(&s->h, pgoff))
+		TH_LOG("the io_uring read did not raise the hole's event");
+	EXPECT_TRUE(pattern_check(hole, ps, PATTERN_FILE, pgoff));
+	EXPECT_EQ(0, s->h.nr_eexist);
+	close(fd);
+}
+
+/*
+ * Pages pinned by io_uring registered buffers: the collapse cannot take
+ * them (SCAN_PAGE_COUNT: EAGAIN, "try again"), and leaves holes and data as
+ * they were; once unpinned, the same collapse succeeds.
+ */
+TEST_F(collapse, pinned_pages_eagain)
+{
+	struct scenario *s = &self->s;
+	struct uring_pin *pin;
+
+	SKIP_IF(uring_probe());
+	SKIP_IF(collapse_control(variant->type));
+	populate(_metadata, s);
+	pin = uring_pin(s->r.addr, s->r.page_size);
+	ASSERT_NE(NULL, pin) TH_LOG("io_uring_register_buffers() failed");
+	assert_precondition(_metadata, s);
+	EXPECT_EQ(EAGAIN, do_collapse(s, s->r.addr, s->r.size));
+	EXPECT_EQ(0, thp_pmd_mapped(s->r.addr));
+	expect_holes_kept(_metadata, s);
+	uring_unpin(pin);
+	assert_precondition(_metadata, s);
+	EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
 	expect_collapsed(_metadata, s, s->r.size);
 }
 
@@ -413,14 +502,15 @@ FIXTURE(multi) {
 
 FIXTURE_VARIANT(multi) {
 	enum mem_type type;
+	bool via_uring;
 };
 
-FIXTURE_VARIANT_ADD(multi, anon) { .type = MEM_ANON };
-ADD_SHMEM_VARIANTS(multi);
+ADD_CONTEXTS(multi, anon, MEM_ANON);
+ADD_SHMEM_TYPES(multi, ADD_CONTEXTS);
 
 FIXTURE_SETUP(multi)
 {
-	SKIP_IF(scenario_init(&self->s, variant->type, 3));
+	SKIP_IF(scenario_init(&self->s, variant->type, variant->via_uring, 3));
 }
 
 FIXTURE_TEARDOWN(multi)
@@ -444,7 +534,7 @@ TEST_F(multi, one_pmd_with_holes_ebusy)
 	populate(_metadata, s);
 	register_missing(_metadata, s);
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(EBUSY, collapse(s->r.addr, s->r.size));
+	EXPECT_EQ(EBUSY, do_collapse(s, s->r.addr, s->r.size));
 	EXPECT_EQ(2 * (long)s->r.pmd_size, thp_pmd_mapped(s->r.addr));
 	expect_holes_kept(_metadata, s);
 	expect_hole_events(_metadata, s, s->r.addr, 0, 3 * per, 1);
@@ -456,13 +546,14 @@ FIXTURE(shmem) {
 
 FIXTURE_VARIANT(shmem) {
 	enum mem_type type;
+	bool via_uring;
 };
 
-ADD_SHMEM_VARIANTS(shmem);
+ADD_SHMEM_TYPES(shmem, ADD_CONTEXTS);
 
 FIXTURE_SETUP(shmem)
 {
-	SKIP_IF(scenario_init(&self->s, variant->type, 3));
+	SKIP_IF(scenario_init(&self->s, variant->type, variant->via_uring, 3));
 	make_holes(&self->s, 0);
 	make_holes(&self->s, 1);
 	make_holes(&self->s, 2);
@@ -483,7 +574,7 @@ TEST_F(shmem, minor_holes_collapse)
 	SKIP_IF(register_uffd(_metadata, s, s->r.addr, s->r.size,
 			      UFFDIO_REGISTER_MODE_MINOR));
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, collapse(s->r.addr, s->r.pmd_size));
+	EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.pmd_size));
 	expect_collapsed(_metadata, s, s->r.pmd_size);
 }
 
@@ -528,7 +619,7 @@ TEST_F(shmem, disjoint_range_registered_collapses)
 				      UFFDIO_REGISTER_MODE_MISSING));
 	start_handler(_metadata, s, alias, pmd);
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, collapse(s->r.addr, pmd));
+	EXPECT_EQ(0, do_collapse(s, s->r.addr, pmd));
 	expect_collapsed(_metadata, s, pmd);
 	expect_holes_kept_in(_metadata, s, 2 * per, per);
 	expect_hole_events(_metadata, s, alias, 2 * per, per, 1);
@@ -610,13 +701,13 @@ static void other_process(struct __test_metadata *_metadata,
 		ASSERT_EQ(1, write(cmd[1], "U", 1));
 		EXPECT_EQ('U', wait_byte(ack[0]));
 		assert_precondition(_metadata, s);
-		EXPECT_EQ(0, collapse(s->r.addr, s->r.size));
+		EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
 	}
 	ASSERT_EQ(1, write(cmd[1], "X", 1));
 	EXPECT_EQ(0, reap(pid));
 	if (!unregister) {
 		assert_precondition(_metadata, s);
-		EXPECT_EQ(0, collapse(s->r.addr, s->r.size));
+		EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
 	}
 	expect_collapsed(_metadata, s, s->r.size);
 }
@@ -657,11 +748,33 @@ static const char *khugepaged_control(struct scenario *ctl, enum mem_type type)
  * still not collapsed and its holes raise their events; once unregistered,
  * khugepaged collapses it (no stale refusal).
  */
-TEST_F_TIMEOUT(collapse, khugepaged_missing_holes_kept, 120)
+FIXTURE(khugepaged) {
+	struct scenario s;
+};
+
+FIXTURE_VARIANT(khugepaged) {
+	enum mem_type type;
+};
+
+ADD_TYPE(khugepaged, anon, MEM_ANON);
+ADD_SHMEM_TYPES(khugepaged, ADD_TYPE);
+
+FIXTURE_SETUP(khugepaged)
+{
+	SKIP_IF(scenario_init(&self->s, variant->type, false, 1));
+	make_holes(&self->s, 0);
+}
+
+FIXTURE_TEARDOWN(khugepaged)
+{
+	scenario_fini(&self->s);
+}
+
+TEST_F_TIMEOUT(khugepaged, missing_holes_kept, 120)
 {
 	struct scenario *s = &self->s, ctl;
 
-	SKIP_IF(scenario_init(&ctl, variant->type, 1));
+	SKIP_IF(scenario_init(&ctl, variant->type, false, 1));
 	ASSERT_NE(NULL, thp_khugepaged_enroll(s->r.pmd_size));
 	make_holes(&ctl, 0);
 	populate(_metadata, &ctl);
@@ -679,6 +792,71 @@ TEST_F_TIMEOUT(collapse, khugepaged_missing_holes_kept, 120)
 	EXPECT_TRUE(khugepaged_collapses(&s->r))
 		TH_LOG("khugepaged still refuses the range after unregister");
 	scenario_fini(&ctl);
+}
+
+FIXTURE(numa) {
+	struct scenario s;
+};
+
+FIXTURE_VARIANT(numa) {
+	enum mem_type type;
+};
+
+ADD_SHMEM_TYPES(numa, ADD_TYPE);
+
+#define NUMA_NODE 1
+
+/* Shmem bound to node 1 (its shared policy), then populated with holes. */
+FIXTURE_SETUP(numa)
+{
+	struct scenario *s = &self->s;
+
+	SKIP_IF(node_probe(NUMA_NODE + 1));
+	SKIP_IF(scenario_init(s, variant->type, false, 1));
+	SKIP_IF(collapse_control(variant->type));
+	make_holes(s, 0);
+	node_bind(s->r.addr, s->r.size, NUMA_NODE);
+	populate(_metadata, s);
+}
+
+FIXTURE_TEARDOWN(numa)
+{
+	scenario_fini(&self->s);
+}
+
+/* Pages of [@first, @first + @n) present but not on NUMA_NODE. */
+static size_t pages_off_node(struct scenario *s, size_t first, size_t n)
+{
+	size_t i, off = 0;
+
+	for (i = first; i < first + n; i++)
+		if (!s->hole[i])
+			off += node_of(s->r.addr + i * s->r.page_size) != NUMA_NODE;
+	return off;
+}
+
+/* Without a registration the huge page lands where the policy says. */
+TEST_F(numa, collapse_stays_on_node)
+{
+	struct scenario *s = &self->s;
+
+	ASSERT_EQ(0, pages_off_node(s, 0, s->npages));
+	EXPECT_EQ(0, collapse(s->r.addr, s->r.size));
+	expect_collapsed(_metadata, s, s->r.size);
+	EXPECT_EQ(NUMA_NODE, node_of(s->r.addr));
+}
+
+/* MODE_MISSING with holes: EBUSY, and no present page moved off its node. */
+TEST_F(numa, missing_holes_ebusy_pages_stay)
+{
+	struct scenario *s = &self->s;
+
+	register_missing(_metadata, s);
+	assert_precondition(_metadata, s);
+	ASSERT_EQ(0, pages_off_node(s, 0, s->npages));
+	expect_refused(_metadata, s, EBUSY);
+	EXPECT_EQ(0, pages_off_node(s, 0, s->npages));
+	expect_hole_events(_metadata, s, s->r.addr, 0, s->npages, 1);
 }
 
 TEST_HARNESS_MAIN

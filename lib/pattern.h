@@ -10,9 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Who wrote a page: the test's own stores or the userfaultfd handler. */
+/* Who wrote a page: the test's stores, the uffd handler, or a file read. */
 enum pattern_tag {
 	PATTERN_FILL = 0xf1,
+	PATTERN_FILE = 0xf5,
 	PATTERN_UFFD = 0xfd,
 };
 
