@@ -1,0 +1,149 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Prove the suite works the kernel's way: copy it into a kernel tree as
+# tools/testing/selftests/uffd_collapse, install it with kselftest's Makefile,
+# run the installed run_kselftest.sh and check its KTAP. Run as root (apt-get
+# of what is missing; the tests change THP knobs and restore them).
+set -euo pipefail
+
+NAME=uffd_collapse
+PKG=linux-source-6.12
+TARBALL=/usr/src/$PKG.tar.xz
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/uffd-collapse-suite/$PKG
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+tree='' keep='' tmp='' unpack=''
+
+usage()
+{
+	cat <<EOF
+Usage: $0 [-h] [--tree DIR] [--keep]
+  --tree DIR  use kernel tree DIR, else $TARBALL extracted
+              (less drivers/ sound/ Documentation/, non-x86 arch/) once
+              into $CACHE
+  --keep      keep the kselftest install directory
+Exit: 0 the suite built, installed and passed under run_kselftest.sh; 1 not.
+EOF
+}
+
+log() { echo "# $*" >&2; }
+die() { echo "FAIL: $*"; exit 1; }
+now() { date +%s.%N; }
+took() { log "$1: $(awk "BEGIN { printf \"%.1f\", $(now) - $2 }")s"; }
+
+cleanup()
+{
+	[ -z "$unpack" ] || rm -rf "$unpack"
+	if [ -n "$keep" ]; then log "kept $tmp/kselftest"; else rm -rf "$tmp"; fi
+}
+
+need() # COMMAND-OR-FILE PACKAGE
+{
+	command -v "$1" >/dev/null || [ -e "$1" ] ||
+	apt-get install -y -q "$2" >&2 ||
+		{ apt-get update -q >&2 && apt-get install -y -q "$2" >&2; }
+}
+
+# Extracted beside the cache, then renamed: never reused half there.
+extract_tree()
+{
+	local t0 top=$PKG
+	t0=$(now) tree=$CACHE
+	if [ ! -f "$tree/Makefile" ]; then
+		need "$TARBALL" "$PKG"
+		mkdir -p "$(dirname "$CACHE")"
+		unpack=$(mktemp -d "$CACHE.XXXXXX")
+		tar -I 'xz -T0' -xf "$TARBALL" -C "$unpack" \
+			--exclude="$top/"{drivers,sound,Documentation} \
+			--exclude="$top/arch/[!x]*" --exclude="$top/arch/xtensa"
+		mv "$unpack/$top" "$tree"
+	fi
+	took "extract ($tree)" "$t0"
+}
+
+# A fresh copy of the suite as the build sees it: the files git tracks or
+# would (not ignored: no build/), else all but build/ and .git/.
+copy_suite()
+{
+	local dest=$tree/tools/testing/selftests/$NAME
+	rm -rf "$dest" && mkdir -p "$dest"
+	if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
+		git -C "$REPO" ls-files -z --cached --others --exclude-standard |
+			tar -C "$REPO" --null --ignore-failed-read -T - -cf -
+	else
+		tar -C "$REPO" --exclude=./build --exclude=./.git -cf - .
+	fi | tar -C "$dest" -xf -
+}
+
+# NAME COMMAND...: run it timed, quiet but for its log's tail if it fails.
+step()
+{
+	local t0 name=$1 log=$tmp/build.log
+	t0=$(now) && shift
+	"$@" >>"$log" 2>&1 || { tail -n 30 "$log"; die "$name failed"; }
+	took "$name" "$t0"
+}
+
+build_install()
+{
+	local f
+	step "make headers" make -C "$tree" -j"$(nproc)" headers
+	step "build+install" make -C "$tree/tools/testing/selftests" \
+		TARGETS=$NAME install INSTALL_PATH="$tmp/kselftest"
+	for f in ${NAME}_test run_tests.sh config settings; do
+		[ -e "$tmp/kselftest/$NAME/$f" ] || die "$NAME/$f not installed"
+	done
+}
+
+# Through a pipe: the runner appends to /dev/stdout, so a file would clobber.
+run_ksft()
+{
+	local t0 rc=0
+	t0=$(now)
+	"$tmp/kselftest/run_kselftest.sh" -c $NAME 2>&1 | tee "$tmp/out" || rc=$?
+	took run "$t0"
+	[ "$rc" -eq 0 ] || die "run_kselftest.sh exit $rc"
+}
+
+# KTAP, and one passing uffd_collapse_test that reported its subtests.
+check_output()
+{
+	local o=$tmp/out test='\(not \)\{0,1\}ok [0-9]' plan top sub
+	[ "$(head -n 1 "$o")" = "TAP version 13" ] || die "no 'TAP version 13'"
+	plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$o")
+	[ -n "$plan" ] || die "no plan line"
+	! grep -v -e '^#' -e '^TAP version 13$' -e '^1\.\.[0-9]*$' \
+		-e "^$test" "$o" || die "the lines above are not KTAP"
+	top=$(grep -c "^$test" "$o" || true)
+	[ "$top" -eq "$plan" ] || die "plan 1..$plan but $top test lines"
+	! grep '^not ok\|^ok.*# SKIP' "$o" || die "the lines above did not pass"
+	grep -qx "ok [0-9]* selftests: $NAME: ${NAME}_test" "$o" ||
+		die "${NAME}_test did not run"
+	sub=$(grep -c "^# $test" "$o" || true)
+	[ "$sub" -gt 0 ] || die "${NAME}_test reported no subtests"
+	grep -qx "# 1\.\.$sub" "$o" || die "${NAME}_test: $sub subtests, no 1..$sub"
+	! grep '^# not ok' "$o" || die "the subtests above failed"
+	echo "PASS: run_kselftest.sh -c $NAME exit 0, $top/$plan ok;" \
+		"${NAME}_test $sub subtests ($(sed -n 's/^# # Totals: //p' "$o"));" \
+		"installed: ${NAME}_test run_tests.sh config settings"
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	-h|--help) usage; exit 0 ;;
+	--tree) tree=$(cd "${2:?usage: --tree DIR}" && pwd); shift ;;
+	--keep) keep=1 ;;
+	*) usage >&2; exit 1 ;;
+	esac
+	shift
+done
+
+tmp=$(mktemp -d)
+trap cleanup EXIT
+need rsync rsync
+[ -n "$tree" ] || extract_tree
+[ -f "$tree/tools/testing/selftests/lib.mk" ] || die "$tree: no kselftest"
+copy_suite
+build_install
+run_ksft
+check_output
