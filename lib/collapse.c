@@ -15,6 +15,20 @@ int collapse(void *addr, size_t len)
 	return madvise(addr, len, MADV_COLLAPSE) ? errno : 0;
 }
 
+int collapse_settled(int (*fn)(void *addr, size_t len), void *addr,
+		     size_t len)
+{
+	int tries, err = 0;
+
+	for (tries = 0; tries < COLLAPSE_TRIES; tries++) {
+		err = fn(addr, len);
+		if (err != EAGAIN)
+			break;
+		usleep(10000);
+	}
+	return err;
+}
+
 /*
  * A one-page MADV_COLLAPSE in a THP-eligible VMA covers no whole PMD, so a
  * kernel that knows the advice returns 0 without collapsing anything. The

@@ -5,7 +5,8 @@
 #  - run_tests.sh: usage errors, listing, knobs restored (also on SIGINT);
 #  - the suite on the running kernel, every test as tests/expectations says;
 #  - the suite in a VM on Debian's known-bad (6.1) and known-good (6.12)
-#    kernels, per-test results compared with tests/expectations;
+#    kernels, per-test results compared with tests/expectations, and the
+#    VM runner's verdicts on a kernel that does not boot, a hang, a WARNING;
 #  - the suite built and run the kselftest way inside a kernel tree.
 # Ends with "N passed, N failed"; exits 1 if anything failed.
 set -uo pipefail
@@ -159,6 +160,41 @@ check_vm()
 	compare "$1" "$log" || { grep -E '^\[.*(BUG|WARNING|Oops)' "$log"; return 1; }
 }
 
+# A suite directory whose run_tests.sh runs the shell snippet $2.
+fake_suite()
+{
+	mkdir -p "$1"
+	printf '#!/bin/sh\n%s\n' "$2" > "$1/run_tests.sh"
+	chmod +x "$1/run_tests.sh"
+}
+
+# vm_rc WANT DESCRIPTION vm/run.sh-ARGS...: vm/run.sh must exit WANT.
+vm_rc()
+{
+	local want=$1 desc=$2 got
+	shift 2
+	"$REPO/vm/run.sh" "$@" > "$tmp/vmrc.log" 2>&1
+	got=$?
+	echo "# vm/run.sh, $desc: exit $got (want $want)"
+	[ "$got" -eq "$want" ]
+}
+
+# The runner's verdicts: a kernel that does not boot or a guest that hangs
+# is 125 (git bisect skip); a WARNING during a passing run is a failure.
+check_vm_runner()
+{
+	local k=$1 rc=0
+	head -c 100000 "$k" > "$tmp/truncated"
+	fake_suite "$tmp/hang" 'echo "TAP version 13"; sleep 100000'
+	fake_suite "$tmp/warn" 'echo "TAP version 13"; echo 1..1
+echo "WARNING: CPU: 0 PID: 1 at mm/khugepaged.c:1 fake+0x0/0x0" > /dev/kmsg
+echo "ok 1 fake"; exit 0'
+	vm_rc 125 "truncated kernel" --kernel "$tmp/truncated" --timeout 60 || rc=1
+	vm_rc 125 "hung guest" --kernel "$k" --suite-dir "$tmp/hang" --timeout 30 || rc=1
+	vm_rc 1 "WARNING in a passing run" --kernel "$k" --suite-dir "$tmp/warn" || rc=1
+	return $rc
+}
+
 check_known_kernels()
 {
 	local tag path
@@ -169,7 +205,11 @@ check_known_kernels()
 	while read -r tag path; do
 		case $tag in
 		known-bad) check "suite on Debian 6.1 (known-bad) in a VM" check_vm 6.1 "$path" ;;
-		known-good) check "suite on Debian 6.12 (known-good) in a VM" check_vm 6.12 "$path" ;;
+		known-good)
+			check "suite on Debian 6.12 (known-good) in a VM" check_vm 6.12 "$path"
+			check "vm/run.sh: 125 for no boot and a hang, 1 for a WARNING" \
+				check_vm_runner "$path"
+			;;
 		esac
 	done < "$tmp/kernels"
 }
