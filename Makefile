@@ -40,7 +40,7 @@ KSFT_HDRS := $(KSFT_DIR)/kselftest_harness.h $(KSFT_DIR)/kselftest.h
 CFLAGS += -isystem $(KSFT_DIR)
 PROGS := $(addprefix $(OUTPUT)/,$(TEST_GEN_PROGS))
 
-.PHONY: all run check clean deps
+.PHONY: all run check clean deps check-bisect
 all: $(PROGS)
 
 $(OUTPUT)/%: %.c $(LIB_SRCS) $(LOCAL_HDRS) $(KSFT_HDRS)
@@ -55,6 +55,11 @@ run: all
 
 check: all
 	OUTPUT=$(OUTPUT) tests/check.sh
+
+# git bisect run vm/bisect.sh on a real kernel tree: not part of "make check"
+# (a kernel build and a few VM boots, see README "Bisecting").
+check-bisect:
+	tests/check-bisect.sh
 
 clean:
 	rm -rf $(OUTPUT)
