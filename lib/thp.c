@@ -151,33 +151,40 @@ int thp_knob_set(const char *name, const char *value)
 
 void thp_mthp_set(const char *name, const char *value)
 {
-	char pattern[160];
+	char pattern[160], pmd_dir[64];
 	glob_t g;
 	size_t i;
 
 	snprintf(pattern, sizeof(pattern), THP_DIR "hugepages-*kB/%s", name);
+	snprintf(pmd_dir, sizeof(pmd_dir), "/hugepages-%zukB/",
+		 thp_pmd_size() / 1024);
 	if (glob(pattern, 0, NULL, &g))
 		return;
 	for (i = 0; i < g.gl_pathc; i++)
-		write_file(g.gl_pathv[i], value);
+		if (!strstr(g.gl_pathv[i], pmd_dir))
+			write_file(g.gl_pathv[i], value);
 	globfree(&g);
+}
+
+/* The PMD size's own knob: "inherit" follows the top-level one. */
+static void thp_pmd_knob_set(const char *name, const char *value)
+{
+	char knob[64];
+
+	snprintf(knob, sizeof(knob), "hugepages-%zukB/%s",
+		 thp_pmd_size() / 1024, name);
+	thp_knob_set(knob, value);
 }
 
 void thp_knobs_for_suite(void)
 {
-	char pmd_knob[64];
-
 	thp_knob_set("enabled", "madvise");
 	thp_knob_set("shmem_enabled", "advise");
 	thp_knob_set("defrag", "madvise");
+	thp_pmd_knob_set("enabled", "inherit");
+	thp_pmd_knob_set("shmem_enabled", "inherit");
 	thp_mthp_set("enabled", "never");
 	thp_mthp_set("shmem_enabled", "never");
-	snprintf(pmd_knob, sizeof(pmd_knob), "hugepages-%zukB/enabled",
-		 thp_pmd_size() / 1024);
-	thp_knob_set(pmd_knob, "inherit");
-	snprintf(pmd_knob, sizeof(pmd_knob), "hugepages-%zukB/shmem_enabled",
-		 thp_pmd_size() / 1024);
-	thp_knob_set(pmd_knob, "inherit");
 	thp_knob_set("khugepaged/scan_sleep_millisecs", "10");
 	thp_knob_set("khugepaged/alloc_sleep_millisecs", "10");
 	thp_knob_set("khugepaged/max_ptes_none", "511");

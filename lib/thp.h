@@ -27,7 +27,11 @@ void thp_knobs_for_suite(void);
 void thp_knobs_restore(void);
 /* @name is relative to /sys/kernel/mm/transparent_hugepage/. */
 int thp_knob_set(const char *name, const char *value);
-/* Set every hugepages-<size>kB/@name (mTHP) knob to @value. */
+/*
+ * Set every hugepages-<size>kB/@name (mTHP) knob but the PMD size's to
+ * @value: the PMD size's own is never touched by this, since "never" there
+ * makes MADV_COLLAPSE of shmem fail (EINVAL) for every process meanwhile.
+ */
 void thp_mthp_set(const char *name, const char *value);
 
 /* Bytes PMD-mapped in the VMA holding @addr (AnonHuge/ShmemPmd/FilePmd). */
