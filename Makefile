@@ -9,7 +9,7 @@
 # else $(KDIR), else Debian's linux-source-* package (extracted, never copied
 # into this repository).
 
-TEST_GEN_PROGS := uffd_collapse_test
+TEST_GEN_PROGS := uffd_collapse_test madv_collapse_race
 TEST_PROGS_EXTENDED := run_tests.sh
 
 LIB_SRCS := $(wildcard lib/*.c)
@@ -40,7 +40,7 @@ KSFT_HDRS := $(KSFT_DIR)/kselftest_harness.h $(KSFT_DIR)/kselftest.h
 CFLAGS += -isystem $(KSFT_DIR)
 PROGS := $(addprefix $(OUTPUT)/,$(TEST_GEN_PROGS))
 
-.PHONY: all run check clean deps check-bisect
+.PHONY: all run check clean deps bench check-bisect
 all: $(PROGS)
 
 $(OUTPUT)/%: %.c $(LIB_SRCS) $(LOCAL_HDRS) $(KSFT_HDRS)
@@ -60,6 +60,11 @@ check: all
 # (a kernel build and a few VM boots, see README "Bisecting").
 check-bisect:
 	tests/check-bisect.sh
+
+# Races 1 and 2: iterations and window hits per second next to the rate of
+# bare MADV_COLLAPSE calls (needs root: THP knobs, userfaultfd).
+bench: all
+	$(OUTPUT)/madv_collapse_race --bench
 
 clean:
 	rm -rf $(OUTPUT)

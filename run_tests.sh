@@ -15,7 +15,9 @@ KSFT_SKIP=4
 here=$(cd "$(dirname "$0")" && pwd)
 bindir=${OUTPUT:-$here}
 [ -x "$bindir/uffd_collapse_test" ] || bindir=$here/build
-BINARIES="uffd_collapse_test"
+BINARIES="uffd_collapse_test madv_collapse_race"
+# The races' seed and budget (madv_collapse_race -h) reach the binary.
+export UFFD_RACE_SEED UFFD_RACE_STRESS UFFD_RACE_BUDGET_MS
 timeout_s=$(sed -n 's/^timeout=//p' "$here/settings" 2>/dev/null)
 timeout_s=${timeout_s:-300}
 

@@ -1,0 +1,2645 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Races between userfaultfd MODE_MISSING and THP collapse (MADV_COLLAPSE and
+ * khugepaged), on every memory type they apply to.
+ *
+ * The invariant, checked on every iteration of every race: a page that
+ * userspace observed as missing (SEEK_DATA/SEEK_HOLE, mincore or pagemap)
+ * after its MODE_MISSING registration returned raises exactly one
+ * UFFD_EVENT_PAGEFAULT when touched, the handler's UFFDIO_COPY into it
+ * succeeds (EEXIST would mean the page became present behind userspace's
+ * back) and the reader sees the handler's data. And no data is lost: after
+ * each iteration every page reads back what was last written to it, through
+ * the mapping and, for files, through pread() (pages whose state changed in
+ * the iteration are compared in full, the others at three words each).
+ *
+ * Threads start together on a barrier; each varied moment is a delay drawn
+ * from a PRNG seeded by --seed (printed by every test: a failure replays
+ * with --seed). A race runs for a time and iteration budget (--budget-ms,
+ * --stress), then prints its iterations, outcomes and how often its racy
+ * window was reached; a race that never reached its window is a SKIP, never
+ * a pass. Every wait is bounded: a thread stuck in a fault, or a child that
+ * stops answering, fails the test saying what it was waiting for.
+ *
+ * The window of each race ("reached" means):
+ *  1. reg_vs_collapse: UFFDIO_REGISTER returned while a MADV_COLLAPSE call
+ *     was in flight (call start < registration return < call end).
+ *  2. fill_vs_collapse: a fill of a hole ran at the same time as a
+ *     MADV_COLLAPSE call (it began before the call ended and ended after
+ *     the call began).
+ *  3. observer_vs_failed_collapse: a whole observer pass (SEEK_DATA/
+ *     SEEK_HOLE or mincore, then fstat) ran inside one MADV_COLLAPSE call
+ *     that then failed.
+ *  4. khugepaged_vs_reg: khugepaged collapsed a range after the batch began
+ *     (all ranges had their holes) and before the range's own registration
+ *     returned, while the batch's registrations were going on.
+ *  5. other_process_reg_vs_collapse: the child's UFFDIO_REGISTER returned
+ *     while one of the parent's MADV_COLLAPSE calls was in flight.
+ *  6. unregister_vs_collapse: UFFDIO_UNREGISTER, or close() of the
+ *     userfaultfd, ran at the same time as a MADV_COLLAPSE call (the call
+ *     began before it returned and ended after it began: on anon the two
+ *     serialise on the mmap lock, so one rarely returns inside the other).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+
+#include "collapse.h"
+#include "compat.h"
+#include "mem.h"
+#include "pattern.h"
+#include "race.h"
+#include "thp.h"
+#include "uffd.h"
+
+#define DEFAULT_BUDGET_MS	400	/* per race test, at --stress 1 */
+#define DEFAULT_MAX_ITERS	20000
+#define KHUGEPAGED_BUDGET_X	4	/* race 4 waits on khugepaged */
+#define STUCK_MS		10000	/* a round never takes this long */
+#define IDLE_MS			120000	/* workers await a round */
+#define MAX_ROLES		4
+#define START_SPIN_US		20	/* then sleep: main is busy */
+#define GO_SPIN_US		2000	/* all parties are waking up */
+#define SLEEP_SLACK_NS		100000	/* sleeps wake this late */
+#define MAX_CALLS		16
+#define CALLS_PER_ROUND		10000	/* calls in a round, at most */
+
+#define R1_HOLES	2
+#define R2_HOLES	8
+#define R2_WRITERS	2
+#define R2_FILLS	2	/* per writer and iteration */
+#define R3_HOLES	8
+#define R4_RANGES	8
+#define R4_HOLES	8	/* per range */
+#define R4_CONTROL_MS	10000
+#define R4_SCANS	2	/* full scans after the last registration */
+#define R4_SCAN_WAIT_MS	3000
+#define R5_HOLES	2
+#define R6_HOLES	4
+#define R6_TRIES_AFTER	100	/* EAGAIN retries once unregistered */
+
+static struct {
+	uint64_t seed;
+	unsigned int stress;
+	unsigned int budget_ms;
+} opt = { .stress = 1, .budget_ms = DEFAULT_BUDGET_MS };
+
+/* A KTAP diagnostic line, flushed: tests end in _exit(). */
+static void __attribute__((format(printf, 1, 2))) diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("# ", stdout);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+/* ---- the race context: memory, expectations, counters ------------------ */
+
+/* What a page must read after the iteration. */
+enum want {
+	W_FILL,		/* PATTERN_FILL: written by the test */
+	W_UFFD,		/* PATTERN_UFFD: the handler's UFFDIO_COPY */
+	W_ZERO,		/* present, zero: a collapse filled the hole */
+	W_HOLE,		/* missing */
+	W_ZERO_OR_HOLE,	/* missing, or present and zero */
+};
+
+static const char *const want_name[] = {
+	[W_FILL] = "the test's data", [W_UFFD] = "the handler's data",
+	[W_ZERO] = "zeros", [W_HOLE] = "missing",
+	[W_ZERO_OR_HOLE] = "missing or zeros",
+};
+
+/* Three words of each page's two patterns: a cheap check of every page. */
+#define NR_SAMPLES 3
+struct ref_words {
+	uint64_t fill[NR_SAMPLES], uffd[NR_SAMPLES];
+};
+
+#define NR_TALLY 8
+struct tally {
+	const char *name[NR_TALLY];
+	unsigned long n[NR_TALLY];
+};
+
+struct race {
+	struct region r;
+	size_t npages, ps;
+	enum want *want;
+	bool *changed;		/* changed this iteration: full check */
+	bool *hole;		/* made a hole for this iteration */
+	bool *missing;		/* what the kernel says is missing */
+	bool *seen;		/* seen missing after the registration */
+	struct ref_words *ref;
+	char *buf;		/* pread() of the whole file */
+	char *page_buf;		/* one page, for pwrite() */
+	int uffd;
+	bool handling;
+	struct uffd_handler h;
+	size_t eexist0, errors0;
+	struct race_rng rng;
+	struct race_budget budget;
+	uint64_t call_ns;	/* calibrated length of a MADV_COLLAPSE */
+	unsigned long iter, windows, inconclusive;
+	struct tally out;
+	bool leak;		/* a thread may still use the memory */
+	int failed;
+	char why[512];
+};
+
+static void __attribute__((format(printf, 2, 3)))
+race_fail(struct race *x, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	if (__atomic_exchange_n(&x->failed, 1, __ATOMIC_ACQ_REL))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(x->why, sizeof(x->why), "iteration %lu (seed %" PRIu64
+		 "): %s", x->iter, opt.seed, msg);
+}
+
+static bool race_failed(struct race *x)
+{
+	return __atomic_load_n(&x->failed, __ATOMIC_ACQUIRE);
+}
+
+static void tally(struct tally *t, const char *name)
+{
+	int i;
+
+	for (i = 0; i < NR_TALLY && t->name[i]; i++)
+		if (!strcmp(t->name[i], name))
+			break;
+	if (i == NR_TALLY)
+		return;
+	t->name[i] = name;
+	t->n[i]++;
+}
+
+static unsigned long tally_of(const struct tally *t, const char *name)
+{
+	int i;
+
+	for (i = 0; i < NR_TALLY && t->name[i]; i++)
+		if (!strcmp(t->name[i], name))
+			return t->n[i];
+	return 0;
+}
+
+static void ref_init(struct race *x)
+{
+	uint64_t *page = (uint64_t *)x->page_buf;
+	size_t p, i, last = x->ps / sizeof(*page) - 1;
+
+	for (p = 0; p < x->npages; p++) {
+		pattern_fill(page, x->ps, PATTERN_FILL, p);
+		for (i = 0; i < NR_SAMPLES; i++)
+			x->ref[p].fill[i] = page[i * last / (NR_SAMPLES - 1)];
+		pattern_fill(page, x->ps, PATTERN_UFFD, p);
+		for (i = 0; i < NR_SAMPLES; i++)
+			x->ref[p].uffd[i] = page[i * last / (NR_SAMPLES - 1)];
+	}
+}
+
+static bool race_alloc(struct race *x)
+{
+	size_t n = x->npages;
+
+	x->want = calloc(n, sizeof(*x->want));
+	x->changed = calloc(n, sizeof(bool));
+	x->hole = calloc(n, sizeof(bool));
+	x->missing = calloc(n, sizeof(bool));
+	x->seen = calloc(n, sizeof(bool));
+	x->ref = calloc(n, sizeof(*x->ref));
+	x->buf = aligned_alloc(x->ps, x->r.size);
+	x->page_buf = aligned_alloc(x->ps, x->ps);
+	return x->want && x->changed && x->hole && x->missing && x->seen &&
+	       x->ref && x->buf && x->page_buf;
+}
+
+/* The budget starts now (set-up and calibration are not part of it). */
+static void race_start(struct race *x, unsigned int times)
+{
+	race_budget_start(&x->budget, opt.budget_ms * opt.stress * times,
+			  DEFAULT_MAX_ITERS * opt.stress);
+}
+
+/*
+ * @npmd PMD-aligned PMDs of @type, every page PATTERN_FILL, a userfaultfd
+ * (not registered yet) and a PRNG stream named after the test. NULL when
+ * ready, else why this kernel or machine cannot run the race.
+ */
+static const char *race_init(struct race *x, enum mem_type type, size_t npmd,
+			     const char *stream)
+{
+	size_t pmd = thp_pmd_size();
+	const char *why;
+
+	memset(x, 0, sizeof(*x));
+	x->uffd = -1;
+	x->r.fd = -1;
+	if (!pmd)
+		return "kernel without transparent huge pages";
+	if (!uffd_features())
+		return "kernel without userfaultfd (or not permitted)";
+	if (!collapse_supported(pmd))
+		return "kernel without MADV_COLLAPSE";
+	why = mem_region_create(&x->r, type, npmd * pmd, pmd);
+	if (why)
+		return why;
+	x->ps = x->r.page_size;
+	x->npages = mem_pages(&x->r);
+	if (!race_alloc(x))
+		return "out of memory";
+	ref_init(x);
+	mem_fill(&x->r, x->hole);
+	x->uffd = uffd_open(0);
+	if (x->uffd < 0)
+		return "cannot open a userfaultfd";
+	race_rng_seed(&x->rng, opt.seed, stream);
+	race_start(x, 1);
+	return NULL;
+}
+
+static void race_fini(struct race *x)
+{
+	if (x->leak)
+		return;
+	if (x->handling)
+		uffd_handler_stop(&x->h);
+	if (x->uffd >= 0)
+		close(x->uffd);
+	mem_region_destroy(&x->r);
+	free(x->want);
+	free(x->changed);
+	free(x->hole);
+	free(x->missing);
+	free(x->seen);
+	free(x->ref);
+	free(x->buf);
+	free(x->page_buf);
+}
+
+/* One more iteration, while the budget lasts and nothing failed. */
+static bool race_next(struct race *x)
+{
+	if (race_failed(x) || !race_budget_next(&x->budget))
+		return false;
+	x->iter = x->budget.iters;
+	return true;
+}
+
+/* A delay placing a moment anywhere in a MADV_COLLAPSE call, and past it. */
+static uint64_t race_moment(struct race *x)
+{
+	return race_rng_below(&x->rng, x->call_ns * 5 / 4 + 1);
+}
+
+/* ---- pages: holes, fills, and checking what they read ------------------ */
+
+static char *page_addr(const struct race *x, size_t p)
+{
+	return x->r.addr + p * x->ps;
+}
+
+static int punch(struct race *x, size_t p)
+{
+	if (x->r.fd >= 0)
+		return fallocate(x->r.fd, FALLOC_FL_PUNCH_HOLE |
+				 FALLOC_FL_KEEP_SIZE, p * x->ps, x->ps);
+	return madvise(page_addr(x, p), x->ps, x->r.type == MEM_ANON ?
+		       MADV_DONTNEED : MADV_REMOVE);
+}
+
+/* PATTERN_FILL into page @p: pwrite() for files, stores otherwise. */
+static int write_fill(struct race *x, size_t p, char *buf)
+{
+	if (x->r.fd < 0) {
+		pattern_fill(page_addr(x, p), x->ps, PATTERN_FILL, p);
+		return 0;
+	}
+	pattern_fill(buf, x->ps, PATTERN_FILL, p);
+	return pwrite(x->r.fd, buf, x->ps, p * x->ps) == (ssize_t)x->ps ?
+	       0 : -1;
+}
+
+static void pick_holes(struct race *x, size_t first, size_t count, size_t n)
+{
+	size_t p, k = 0;
+
+	for (p = first; p < first + count; p++)
+		x->hole[p] = x->seen[p] = false;
+	while (k < n) {
+		p = first + race_rng_below(&x->rng, count);
+		if (!x->hole[p]) {
+			x->hole[p] = true;
+			k++;
+		}
+	}
+}
+
+/*
+ * Fault in one present page of the range: punching a hole in a PMD-mapped
+ * huge page zaps the PMD, and 6.1's MADV_COLLAPSE says EINVAL over a PMD
+ * with no page table (SCAN_PMD_NONE) after it has collapsed the page cache.
+ */
+static void map_one(struct race *x, size_t first, size_t count)
+{
+	size_t p;
+
+	for (p = first; p < first + count; p++)
+		if (!x->hole[p]) {
+			(void)*(volatile char *)page_addr(x, p);
+			return;
+		}
+}
+
+/*
+ * Make @n random pages of [@first, @first + @count) the holes of the next
+ * iteration and every other page there PATTERN_FILL again. Unregistered.
+ */
+static void reset_holes(struct race *x, size_t first, size_t count, size_t n)
+{
+	size_t p;
+
+	pick_holes(x, first, count, n);
+	for (p = first; p < first + count; p++) {
+		x->changed[p] = x->hole[p] || x->want[p] != W_FILL;
+		if (x->hole[p] && x->want[p] != W_HOLE && punch(x, p))
+			race_fail(x, "punching page %zu: %s", p,
+				  strerror(errno));
+		else if (!x->hole[p] && x->want[p] != W_FILL &&
+			 write_fill(x, p, x->page_buf))
+			race_fail(x, "refilling page %zu: %s", p,
+				  strerror(errno));
+		x->want[p] = x->hole[p] ? W_HOLE : W_FILL;
+	}
+	map_one(x, first, count);
+}
+
+/* The first page of the range that is not as the set-up made it, or -1. */
+static long setup_mismatch(struct race *x, size_t first, size_t count)
+{
+	size_t p;
+
+	for (p = first; p < first + count; p++)
+		if (x->missing[p] != (x->want[p] == W_HOLE))
+			return p;
+	return -1;
+}
+
+/*
+ * The set-up is what the iteration assumes: exactly the holes missing. A
+ * hole punched in a huge page stays present (zeroed) when the huge page
+ * cannot be split, as while a per-CPU LRU batch holds a reference to it:
+ * then drain those batches (a one-page MADV_COLLAPSE does just that) and
+ * punch again.
+ */
+static void precondition(struct race *x, size_t first, size_t count)
+{
+	long bad = -1;
+	size_t p;
+	int tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		if (mem_missing(&x->r, x->missing)) {
+			race_fail(x, "precondition: reading which pages are missing: %s",
+				  strerror(errno));
+			return;
+		}
+		bad = setup_mismatch(x, first, count);
+		if (bad < 0 || x->want[bad] != W_HOLE)
+			break;
+		collapse(x->r.addr, x->ps);
+		for (p = first; p < first + count; p++)
+			if (x->want[p] == W_HOLE && !x->missing[p])
+				punch(x, p);
+	}
+	if (bad >= 0)
+		race_fail(x, "precondition: page %ld is %s before the race",
+			  bad, x->missing[bad] ? "missing" : "present");
+}
+
+static bool words_are(const struct race *x, const char *page,
+		      const uint64_t *ref)
+{
+	const volatile uint64_t *w = (const volatile uint64_t *)page;
+	size_t i, last = x->ps / sizeof(*w) - 1;
+
+	for (i = 0; i < NR_SAMPLES; i++)
+		if (w[i * last / (NR_SAMPLES - 1)] != (ref ? ref[i] : 0))
+			return false;
+	return true;
+}
+
+static bool content_is(const struct race *x, const char *page, size_t p,
+		       enum want w)
+{
+	if (!x->changed[p])
+		return words_are(x, page, w == W_FILL ? x->ref[p].fill :
+				 w == W_UFFD ? x->ref[p].uffd : NULL);
+	if (w == W_FILL)
+		return pattern_check(page, x->ps, PATTERN_FILL, p);
+	if (w == W_UFFD)
+		return pattern_check(page, x->ps, PATTERN_UFFD, p);
+	return page_is_zero(page, x->ps);
+}
+
+/* What page @p holds, in words, for a failure message. */
+static const char *content_name(const struct race *x, const char *page,
+				size_t p)
+{
+	if (page_is_zero(page, x->ps))
+		return "zeros";
+	if (pattern_check(page, x->ps, PATTERN_FILL, p))
+		return "the test's data";
+	if (pattern_check(page, x->ps, PATTERN_UFFD, p))
+		return "the handler's data";
+	return "other data";
+}
+
+static void verify_page(struct race *x, size_t p)
+{
+	enum want w = x->want[p];
+
+	if (x->missing[p]) {
+		if (w != W_HOLE && w != W_ZERO_OR_HOLE)
+			race_fail(x, "page %zu (offset %#zx) is missing, should hold %s: data lost",
+				  p, p * x->ps, want_name[w]);
+		return;
+	}
+	if (w == W_HOLE) {
+		race_fail(x, "page %zu (offset %#zx) is present, should be missing",
+			  p, p * x->ps);
+		return;
+	}
+	if (w == W_ZERO_OR_HOLE)
+		w = W_ZERO;
+	if (!content_is(x, page_addr(x, p), p, w))
+		race_fail(x, "page %zu (offset %#zx) reads %s through the mapping, should read %s",
+			  p, p * x->ps, content_name(x, page_addr(x, p), p),
+			  want_name[w]);
+	else if (x->r.fd >= 0 && !content_is(x, x->buf + p * x->ps, p, w))
+		race_fail(x, "page %zu (offset %#zx) reads %s through pread(), should read %s",
+			  p, p * x->ps, content_name(x, x->buf + p * x->ps, p),
+			  want_name[w]);
+}
+
+/* Every page of [@first, @first + @count) reads what it should. */
+static void verify_data(struct race *x, size_t first, size_t count)
+{
+	size_t p;
+
+	if (mem_missing(&x->r, x->missing)) {
+		race_fail(x, "reading which pages are missing: %s",
+			  strerror(errno));
+		return;
+	}
+	if (x->r.fd >= 0 &&
+	    pread(x->r.fd, x->buf, x->r.size, 0) != (ssize_t)x->r.size) {
+		race_fail(x, "pread() of the file: %s", strerror(errno));
+		return;
+	}
+	for (p = first; p < first + count && !race_failed(x); p++)
+		verify_page(x, p);
+}
+
+/* ---- userfaultfd: registration, snapshot, touching ---------------------- */
+
+struct role {
+	const char *name;
+	unsigned int idx;
+	const char *doing;	/* NULL when done; else what it waits for */
+	long page;
+};
+
+static void role_set(struct role *role, const char *doing, long page)
+{
+	__atomic_store_n(&role->page, page, __ATOMIC_RELAXED);
+	__atomic_store_n(&role->doing, doing, __ATOMIC_RELEASE);
+}
+
+static int reg_missing(struct race *x, size_t first, size_t count)
+{
+	return uffd_register(x->uffd, page_addr(x, first), count * x->ps,
+			     UFFDIO_REGISTER_MODE_MISSING);
+}
+
+static void unreg(struct race *x, size_t first, size_t count)
+{
+	if (uffd_unregister(x->uffd, page_addr(x, first), count * x->ps))
+		race_fail(x, "UFFDIO_UNREGISTER: %s", strerror(errno));
+}
+
+static const char *start_handler(struct race *x)
+{
+	if (uffd_handler_start(&x->h, x->uffd, x->r.addr, x->r.size))
+		return "cannot start the fault handler";
+	x->handling = true;
+	return NULL;
+}
+
+/* The handler's EEXIST and error counts (lib/uffd has no accessor). */
+static void handler_counts(struct uffd_handler *h, size_t *eexist,
+			   size_t *errors)
+{
+	pthread_mutex_lock(&h->lock);
+	*eexist = h->nr_eexist;
+	*errors = h->nr_errors;
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void handler_mark(struct race *x)
+{
+	handler_counts(&x->h, &x->eexist0, &x->errors0);
+}
+
+/* Since handler_mark(): no UFFDIO_COPY found its page present or failed. */
+static void handler_check(struct race *x)
+{
+	size_t eexist, errors;
+
+	handler_counts(&x->h, &eexist, &errors);
+	if (eexist != x->eexist0)
+		race_fail(x, "UFFDIO_COPY found %zu page(s) present (EEXIST): a page seen missing was filled behind userspace's back",
+			  eexist - x->eexist0);
+	else if (errors != x->errors0)
+		race_fail(x, "%zu fault handler error(s)", errors - x->errors0);
+}
+
+/* Right after the registration: which pages of the range are missing. */
+static size_t snapshot_seen(struct race *x, size_t first, size_t count)
+{
+	size_t p, n = 0;
+
+	if (mem_missing(&x->r, x->missing)) {
+		race_fail(x, "reading which pages are missing: %s",
+			  strerror(errno));
+		return 0;
+	}
+	for (p = first; p < first + count; p++)
+		n += x->seen[p] = x->missing[p];
+	return n;
+}
+
+/*
+ * Touch each page of the range seen missing after the registration: exactly
+ * one UFFD_EVENT_PAGEFAULT, then the handler's data.
+ */
+static void touch_seen(struct race *x, size_t first, size_t count,
+		       struct role *role)
+{
+	unsigned int before, after;
+	size_t p;
+
+	for (p = first; p < first + count; p++) {
+		if (!x->seen[p])
+			continue;
+		before = uffd_handler_faults(&x->h, p);
+		role_set(role, "reading a page seen missing, waiting for its fault to be resolved",
+			 p);
+		(void)*(volatile char *)page_addr(x, p);
+		after = uffd_handler_faults(&x->h, p);
+		x->want[p] = W_UFFD;
+		x->changed[p] = true;
+		if (after - before != 1)
+			race_fail(x, "page %zu (offset %#zx) was seen missing after the registration; touching it raised %u UFFD_EVENT_PAGEFAULT, not 1, and it reads %s",
+				  p, p * x->ps, after - before,
+				  content_name(x, page_addr(x, p), p));
+		else if (!pattern_check(page_addr(x, p), x->ps, PATTERN_UFFD,
+					p))
+			race_fail(x, "page %zu (offset %#zx) reads %s after its fault, not the handler's data",
+				  p, p * x->ps,
+				  content_name(x, page_addr(x, p), p));
+	}
+	role_set(role, "running", -1);
+}
+
+/* ---- MADV_COLLAPSE calls with their times ------------------------------- */
+
+struct call {
+	uint64_t start, end;
+	int ret;
+};
+
+/* The last MAX_CALLS calls, and the first whose result is never right. */
+struct calls {
+	struct call c[MAX_CALLS];
+	unsigned int n, total;
+	struct call bad;
+	bool has_bad;
+};
+
+static struct call *calls_do(struct calls *cs, char *addr, size_t len)
+{
+	struct call *c = &cs->c[cs->total++ % MAX_CALLS];
+
+	if (cs->n < MAX_CALLS)
+		cs->n++;
+	c->start = race_now_ns();
+	c->ret = collapse(addr, len);
+	c->end = race_now_ns();
+	if (c->ret && c->ret != EBUSY && c->ret != EAGAIN &&
+	    c->ret != ENOMEM && !cs->has_bad) {
+		cs->bad = *c;
+		cs->has_bad = true;
+	}
+	return c;
+}
+
+static const struct call *calls_last(const struct calls *cs)
+{
+	return &cs->c[(cs->total - 1) % MAX_CALLS];
+}
+
+/* Did any recorded call run at the same time as [@start, @end]? */
+static bool calls_overlap(const struct calls *cs, uint64_t start,
+			  uint64_t end)
+{
+	unsigned int i;
+
+	for (i = 0; i < cs->n; i++)
+		if (cs->c[i].start < end && start < cs->c[i].end)
+			return true;
+	return false;
+}
+
+/*
+ * Shmem's MADV_COLLAPSE also says EINVAL while hugepages-<PMD>kB/
+ * shmem_enabled is "never" or shmem_enabled "deny": another process
+ * writing the THP knobs (lib/thp's thp_knobs_for_suite() sets every size
+ * to "never" before the PMD size back to "inherit") can cause it.
+ */
+static const char *einval_hint(const struct race *x, int err)
+{
+	if (err != EINVAL || !mem_is_shmem(x->r.type))
+		return "";
+	return " (or another process set the PMD size's shmem_enabled to never or shmem_enabled to deny meanwhile)";
+}
+
+static const char *errno_name(int err)
+{
+	switch (err) {
+	case 0: return "success";
+	case EBUSY: return "EBUSY";
+	case EAGAIN: return "EAGAIN";
+	case ENOMEM: return "ENOMEM";
+	case EINVAL: return "EINVAL";
+	default: return strerror(err);
+	}
+}
+
+#define CALIBRATE_CALLS	6
+
+/*
+ * The length of a MADV_COLLAPSE of the whole range with holes: under
+ * MODE_MISSING (@registered: shmem does the whole collapse before it
+ * refuses) or not (anon refuses at once when registered, so what takes
+ * time there is a collapse that succeeds). The second shortest of six
+ * calls, the first untimed: the first huge pages of a fresh machine (or
+ * VM) come slowly, and a moment drawn past the calls never races them.
+ */
+static void calibrate(struct race *x, bool registered, size_t holes)
+{
+	uint64_t d[CALIBRATE_CALLS], t;
+	int i, j;
+
+	for (i = 0; i < CALIBRATE_CALLS && !race_failed(x); i++) {
+		reset_holes(x, 0, x->npages, holes);
+		if (registered && reg_missing(x, 0, x->npages))
+			race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
+		t = race_now_ns();
+		collapse(x->r.addr, x->r.size);
+		d[i] = i ? race_now_ns() - t : UINT64_MAX;
+		if (registered)
+			unreg(x, 0, x->npages);
+		else
+			for (j = 0; j < (int)x->npages; j++)
+				if (x->hole[j])
+					x->want[j] = W_ZERO_OR_HOLE;
+	}
+	for (i = 1; i < CALIBRATE_CALLS; i++)
+		for (j = i; j > 0 && d[j - 1] > d[j]; j--) {
+			t = d[j];
+			d[j] = d[j - 1];
+			d[j - 1] = t;
+		}
+	x->call_ns = d[1];
+	diag("a MADV_COLLAPSE of the range (%s) takes %" PRIu64 " us",
+	     registered ? "registered, refused" : "collapsing",
+	     x->call_ns / 1000);
+}
+
+/* ---- a team of threads running rounds together -------------------------- */
+
+typedef void (*role_fn)(void *arg, struct role *role);
+
+/*
+ * Workers run their role in threads; the lead role (the collapser) runs in
+ * the main thread, which starts it the moment it releases the barrier.
+ */
+struct team {
+	struct race_barrier start, go, done;
+	bool stop;
+	unsigned int nr;
+	void *arg;
+	role_fn lead;
+	struct role lead_role;
+	bool pinned;
+	role_fn fn[MAX_ROLES];
+	struct role role[MAX_ROLES];
+	pthread_t tid[MAX_ROLES];
+	bool running[MAX_ROLES];
+};
+
+struct worker {
+	struct team *t;
+	unsigned int idx;
+};
+
+static void team_add(struct team *t, const char *name, role_fn fn)
+{
+	t->role[t->nr].name = name;
+	t->role[t->nr].idx = t->nr;
+	t->fn[t->nr++] = fn;
+}
+
+static void team_lead(struct team *t, const char *name, role_fn fn)
+{
+	t->lead_role.name = name;
+	t->lead = fn;
+}
+
+static void *team_worker(void *arg)
+{
+	struct team *t = ((struct worker *)arg)->t;
+	unsigned int i = ((struct worker *)arg)->idx;
+
+	free(arg);
+	if (t->pinned)
+		race_pin_cpu(i + 1);
+	while (race_barrier_wait(&t->start, IDLE_MS) &&
+	       !__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE) &&
+	       race_barrier_wait(&t->go, STUCK_MS)) {
+		role_set(&t->role[i], "running", -1);
+		t->fn[i](t->arg, &t->role[i]);
+		role_set(&t->role[i], NULL, -1);
+		if (!race_barrier_wait(&t->done, STUCK_MS))
+			break;
+	}
+	return NULL;
+}
+
+static bool team_start(struct race *x, struct team *t, void *arg)
+{
+	struct worker *w;
+	unsigned int i;
+
+	t->arg = arg;
+	race_barrier_init(&t->start, t->nr + 1, START_SPIN_US);
+	race_barrier_init(&t->go, t->nr + 1, GO_SPIN_US);
+	race_barrier_init(&t->done, t->nr + 1, START_SPIN_US);
+	/* A CPU each, if there are enough: the lead on the first one. */
+	t->pinned = t->nr + 1 <= race_cpus() && race_pin_cpu(0);
+	if (!t->pinned)
+		race_unpin();
+	for (i = 0; i < t->nr; i++) {
+		w = malloc(sizeof(*w));
+		if (!w)
+			break;
+		w->t = t;
+		w->idx = i;
+		t->running[i] = !pthread_create(&t->tid[i], NULL, team_worker,
+						 w);
+		if (!t->running[i]) {
+			free(w);
+			break;
+		}
+	}
+	if (i < t->nr)
+		race_fail(x, "cannot start the race threads");
+	return i == t->nr;
+}
+
+/* What the roles that did not finish the round were doing. */
+static void team_stuck(struct race *x, struct team *t)
+{
+	char msg[300] = "";
+	size_t len = 0;
+	const char *doing;
+	unsigned int i;
+
+	for (i = 0; i < t->nr; i++) {
+		doing = __atomic_load_n(&t->role[i].doing, __ATOMIC_ACQUIRE);
+		if (doing && len < sizeof(msg))
+			len += snprintf(msg + len, sizeof(msg) - len,
+					"%s%s: %s (page %ld)", len ? "; " : "",
+					t->role[i].name, doing,
+					t->role[i].page);
+	}
+	race_fail(x, "a round did not end within %d ms: %s", STUCK_MS,
+		  len ? msg : "(no role stuck: the main thread was late)");
+	/* Release every party, and any thread blocked in a userfault. */
+	race_barrier_break(&t->start);
+	race_barrier_break(&t->go);
+	race_barrier_break(&t->done);
+	uffd_unregister(x->uffd, x->r.addr, x->r.size);
+}
+
+/*
+ * One round: "start" wakes the workers, "go" releases every party at once
+ * (each is running by then: the moments are measured from there), "done"
+ * ends the round. False, and a failure saying who was stuck, if stuck.
+ */
+static bool team_round(struct race *x, struct team *t)
+{
+	if (!race_barrier_wait(&t->start, STUCK_MS) ||
+	    !race_barrier_wait(&t->go, STUCK_MS))
+		goto stuck;
+	if (t->lead)
+		t->lead(t->arg, &t->lead_role);
+	if (race_barrier_wait(&t->done, STUCK_MS))
+		return true;
+stuck:
+	team_stuck(x, t);
+	return false;
+}
+
+static void team_stop(struct race *x, struct team *t)
+{
+	struct timespec ts;
+	unsigned int i;
+
+	race_unpin();
+	__atomic_store_n(&t->stop, true, __ATOMIC_RELEASE);
+	if (!race_barrier_wait(&t->start, STUCK_MS))
+		race_barrier_break(&t->start);
+	for (i = 0; i < t->nr; i++) {
+		if (!t->running[i])
+			continue;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 2;
+		if (pthread_timedjoin_np(t->tid[i], NULL, &ts))
+			x->leak = true;
+	}
+}
+
+/* ---- race 1: registration vs MADV_COLLAPSE ------------------------------ */
+
+struct r1 {
+	struct race *x;
+	uint64_t delay_ns;
+	uint64_t reg_ns;	/* UFFDIO_REGISTER returned; 0 until then */
+	bool touch_late;	/* touch once the collapser is done */
+	int collapsed;		/* the collapser is done */
+	struct calls calls;
+};
+
+static uint64_t load_ns(uint64_t *t)
+{
+	return __atomic_load_n(t, __ATOMIC_ACQUIRE);
+}
+
+static void store_ns(uint64_t *t, uint64_t v)
+{
+	__atomic_store_n(t, v, __ATOMIC_RELEASE);
+}
+
+/*
+ * Collapse until the range is collapsed or a call ended after the
+ * registration returned; then raise *@done.
+ */
+static void collapse_until(struct race *x, struct calls *cs, uint64_t *reg_ns,
+			   int *done)
+{
+	const struct call *c;
+	uint64_t reg;
+
+	do {
+		c = calls_do(cs, x->r.addr, x->r.size);
+		reg = load_ns(reg_ns);
+	} while (c->ret && (!reg || c->end <= reg) &&
+		 cs->total < CALLS_PER_ROUND);
+	__atomic_store_n(done, 1, __ATOMIC_RELEASE);
+	if (c->ret && !reg)
+		race_fail(x, "the registration did not return during %u MADV_COLLAPSE calls",
+			  cs->total);
+}
+
+/* Wait for *@flag within STUCK_MS / 2: false if it never came. */
+static bool wait_flag(int *flag)
+{
+	uint64_t end = race_now_ns() + STUCK_MS / 2 * 1000000ULL;
+
+	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
+		if (race_now_ns() > end)
+			return false;
+		sched_yield();
+	}
+	return true;
+}
+
+static void r1_collapser(void *arg, struct role *role)
+{
+	struct r1 *s = arg;
+
+	role_set(role, "in MADV_COLLAPSE", -1);
+	collapse_until(s->x, &s->calls, &s->reg_ns, &s->collapsed);
+}
+
+/* Register at the varied moment, see what is missing, touch it. */
+static void r1_registrar(void *arg, struct role *role)
+{
+	struct r1 *s = arg;
+	struct race *x = s->x;
+	int ret;
+
+	race_spin_ns(s->delay_ns);
+	role_set(role, "in UFFDIO_REGISTER", -1);
+	ret = reg_missing(x, 0, x->npages);
+	store_ns(&s->reg_ns, race_now_ns());
+	if (ret) {
+		race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
+		return;
+	}
+	role_set(role, "reading which pages are missing", -1);
+	snapshot_seen(x, 0, x->npages);
+	role_set(role, "waiting for the collapser", -1);
+	if (s->touch_late && !wait_flag(&s->collapsed))
+		race_fail(x, "MADV_COLLAPSE did not return within %d ms",
+			  STUCK_MS / 2);
+	touch_seen(x, 0, x->npages, role);
+}
+
+static size_t count_seen(const struct race *x, size_t first, size_t count)
+{
+	size_t p, n = 0;
+
+	for (p = first; p < first + count; p++)
+		n += x->seen[p];
+	return n;
+}
+
+/*
+ * Every call's result is one the kernel may give: success, EBUSY, EAGAIN;
+ * ENOMEM makes the iteration inconclusive. A success after holes were seen
+ * missing is right only if the handler filled them first (the reader's
+ * touch raced ahead of the collapse): touch_seen() and the data check say.
+ */
+static void reg_outcome(struct race *x, const struct calls *cs, uint64_t reg,
+			const char *who)
+{
+	const struct call *last = calls_last(cs);
+	size_t seen = count_seen(x, 0, x->npages);
+
+	if (cs->has_bad)
+		race_fail(x, "MADV_COLLAPSE %s %s registration returned %s; allowed: success, EBUSY, EAGAIN%s",
+			  cs->bad.end < reg ? "before" :
+			  cs->bad.start < reg ? "during" : "after",
+			  who, errno_name(cs->bad.ret),
+			  einval_hint(x, cs->bad.ret));
+	x->windows += last->start < reg && reg < last->end;
+	if (last->ret == ENOMEM)
+		x->inconclusive++;
+	if (last->ret)
+		tally(&x->out, errno_name(last->ret));
+	else if (!seen)
+		tally(&x->out, "collapsed-before-registration");
+	else
+		tally(&x->out, "collapsed-after-handler-filled-holes");
+}
+
+/* Holes not seen missing after the registration were collapsed: zeros. */
+static void expect_collapsed_unseen(struct race *x, size_t first,
+				    size_t count)
+{
+	size_t p;
+
+	for (p = first; p < first + count; p++)
+		if (x->hole[p] && !x->seen[p])
+			x->want[p] = W_ZERO;
+}
+
+static void r1_iteration(struct race *x, struct team *t, struct r1 *s)
+{
+	reset_holes(x, 0, x->npages, R1_HOLES);
+	precondition(x, 0, x->npages);
+	if (race_failed(x))
+		return;
+	s->delay_ns = race_moment(x);
+	s->touch_late = race_rng_below(&x->rng, 2);
+	s->reg_ns = 0;
+	s->collapsed = 0;
+	memset(&s->calls, 0, sizeof(s->calls));
+	handler_mark(x);
+	if (!team_round(x, t))
+		return;
+	reg_outcome(x, &s->calls, s->reg_ns, "the");
+	handler_check(x);
+	unreg(x, 0, x->npages);
+	expect_collapsed_unseen(x, 0, x->npages);
+	verify_data(x, 0, x->npages);
+}
+
+static void run_reg_vs_collapse(struct race *x)
+{
+	struct team t = { 0 };
+	struct r1 s = { .x = x };
+	const char *why = start_handler(x);
+
+	if (why) {
+		race_fail(x, "%s", why);
+		return;
+	}
+	calibrate(x, mem_is_shmem(x->r.type), R1_HOLES);
+	team_lead(&t, "collapser", r1_collapser);
+	team_add(&t, "registrar", r1_registrar);
+	if (!team_start(x, &t, &s))
+		return;
+	race_start(x, 1);
+	while (race_next(x))
+		r1_iteration(x, &t, &s);
+	team_stop(x, &t);
+}
+
+/* ---- race 2: filling holes vs MADV_COLLAPSE ----------------------------- */
+
+enum fill_how { FILL_STORE, FILL_PWRITE, FILL_FALLOCATE, NR_FILL_HOW };
+
+static const char *const fill_name[] = {
+	[FILL_STORE] = "store", [FILL_PWRITE] = "pwrite()",
+	[FILL_FALLOCATE] = "fallocate()",
+};
+
+struct fill_job {
+	size_t page;
+	enum fill_how how;
+	uint64_t delay_ns, start, end;
+	char *buf;
+};
+
+struct r2 {
+	struct race *x;
+	struct calls calls;
+	struct fill_job job[R2_WRITERS][R2_FILLS];
+};
+
+static int do_fill(struct race *x, struct fill_job *j)
+{
+	off_t off = j->page * x->ps;
+
+	switch (j->how) {
+	case FILL_STORE:
+		pattern_fill(page_addr(x, j->page), x->ps, PATTERN_FILL,
+			     j->page);
+		return 0;
+	case FILL_PWRITE:
+		return pwrite(x->r.fd, j->buf, x->ps, off) ==
+		       (ssize_t)x->ps ? 0 : -1;
+	default:
+		return fallocate(x->r.fd, FALLOC_FL_KEEP_SIZE, off, x->ps);
+	}
+}
+
+static void sleep_until(uint64_t t)
+{
+	struct timespec ts = {
+		.tv_sec = t / 1000000000ULL, .tv_nsec = t % 1000000000ULL,
+	};
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	       EINTR)
+		;
+}
+
+/*
+ * Wait until @t: sleep while it is far, so that threads outnumbering the
+ * CPUs leave them to the others, and spin the last stretch to be on time.
+ */
+static void spin_until(uint64_t t)
+{
+	uint64_t now = race_now_ns();
+
+	if (t > now + 2 * SLEEP_SLACK_NS)
+		sleep_until(t - SLEEP_SLACK_NS);
+	now = race_now_ns();
+	if (t > now)
+		race_spin_ns(t - now);
+}
+
+static void r2_collapser(void *arg, struct role *role)
+{
+	struct r2 *s = arg;
+
+	role_set(role, "in MADV_COLLAPSE", -1);
+	calls_do(&s->calls, s->x->r.addr, s->x->r.size);
+}
+
+static void r2_writer(void *arg, struct role *role)
+{
+	struct r2 *s = arg;
+	struct fill_job *j = s->job[role->idx];
+	uint64_t t0 = race_now_ns();
+	int k;
+
+	for (k = 0; k < R2_FILLS; k++) {
+		spin_until(t0 + j[k].delay_ns);
+		role_set(role, fill_name[j[k].how], j[k].page);
+		j[k].start = race_now_ns();
+		if (do_fill(s->x, &j[k]))
+			race_fail(s->x, "%s of page %zu: %s",
+				  fill_name[j[k].how], j[k].page,
+				  strerror(errno));
+		j[k].end = race_now_ns();
+	}
+}
+
+/* A hole of this iteration not given to a writer yet. */
+static size_t free_hole(struct race *x)
+{
+	size_t p;
+
+	do {
+		p = race_rng_below(&x->rng, x->npages);
+	} while (!x->hole[p] || x->seen[p]);
+	x->seen[p] = true;	/* here: taken by a writer */
+	return p;
+}
+
+static void r2_plan(struct race *x, struct r2 *s)
+{
+	int nhow = x->r.fd >= 0 ? NR_FILL_HOW : 1;
+	struct fill_job *j, tmp;
+	int w, k;
+
+	for (w = 0; w < R2_WRITERS; w++) {
+		for (k = 0; k < R2_FILLS; k++) {
+			j = &s->job[w][k];
+			j->page = free_hole(x);
+			j->how = race_rng_below(&x->rng, nhow);
+			j->delay_ns = race_moment(x);
+			if (j->how == FILL_PWRITE)
+				pattern_fill(j->buf, x->ps, PATTERN_FILL,
+					     j->page);
+		}
+		j = s->job[w];
+		if (j[0].delay_ns > j[1].delay_ns) {
+			tmp = j[0];
+			j[0] = j[1];
+			j[1] = tmp;
+		}
+	}
+}
+
+/* Window, result and what each page must read now. */
+static void r2_outcome(struct race *x, struct r2 *s)
+{
+	const struct call *c = calls_last(&s->calls);
+	bool window = false;
+	struct fill_job *j;
+	size_t p;
+	int w, k;
+
+	for (p = 0; p < x->npages; p++)
+		if (x->hole[p])
+			x->want[p] = W_ZERO_OR_HOLE;
+	for (w = 0; w < R2_WRITERS; w++)
+		for (k = 0; k < R2_FILLS; k++) {
+			j = &s->job[w][k];
+			window |= j->start < c->end && c->start < j->end;
+			if (j->how != FILL_FALLOCATE)
+				x->want[j->page] = W_FILL;
+		}
+	x->windows += window;
+	if (c->ret == ENOMEM)
+		x->inconclusive++;
+	else if (c->ret && c->ret != EAGAIN)
+		race_fail(x, "MADV_COLLAPSE while holes were filled returned %s; allowed: success, EAGAIN%s",
+			  errno_name(c->ret), einval_hint(x, c->ret));
+	tally(&x->out, errno_name(c->ret));
+	if (c->ret == EAGAIN && window)
+		tally(&x->out, "EAGAIN-in-window");
+}
+
+static void r2_iteration(struct race *x, struct team *t, struct r2 *s)
+{
+	reset_holes(x, 0, x->npages, R2_HOLES);
+	precondition(x, 0, x->npages);
+	if (race_failed(x))
+		return;
+	r2_plan(x, s);
+	memset(&s->calls, 0, sizeof(s->calls));
+	if (!team_round(x, t))
+		return;
+	r2_outcome(x, s);
+	verify_data(x, 0, x->npages);
+}
+
+static void r2_free(struct r2 *s)
+{
+	int w, k;
+
+	for (w = 0; w < R2_WRITERS; w++)
+		for (k = 0; k < R2_FILLS; k++)
+			free(s->job[w][k].buf);
+}
+
+static void run_fill_vs_collapse(struct race *x)
+{
+	struct team t = { 0 };
+	struct r2 s = { .x = x };
+	int w, k;
+
+	for (w = 0; w < R2_WRITERS; w++)
+		for (k = 0; k < R2_FILLS; k++)
+			s.job[w][k].buf = aligned_alloc(x->ps, x->ps);
+	calibrate(x, false, R2_HOLES);
+	team_lead(&t, "collapser", r2_collapser);
+	for (w = 0; w < R2_WRITERS; w++)
+		team_add(&t, "writer", r2_writer);
+	race_start(x, 1);
+	if (team_start(x, &t, &s))
+		while (race_next(x))
+			r2_iteration(x, &t, &s);
+	team_stop(x, &t);
+	if (!x->leak)
+		r2_free(&s);
+}
+
+/* ---- race 3: an observer during collapses that fail part-way ------------- */
+
+enum disturb { D_NONE, D_FILL, D_PIN, D_TOUCH, NR_DISTURB };
+static const char *const disturb_name[] = {
+	[D_NONE] = "none", [D_FILL] = "fill", [D_PIN] = "pin",
+	[D_TOUCH] = "touch",
+};
+
+/* What a page is, as the threads that change it say (the truth). */
+enum pstate { S_PRESENT, S_HOLE, S_FILLING, S_FILLED };
+
+struct r3 {
+	struct race *x;
+	unsigned int *state;	/* enum pstate of each page */
+	unsigned int seq;	/* odd while MADV_COLLAPSE is in flight */
+	int ret;
+	bool done;
+	enum disturb action;
+	size_t page;
+	uint64_t delay_ns, hold_ns;
+	int pipe[2];
+	/* the observer's own */
+	unsigned int *before, *after;
+	bool *hole_seen;
+	unsigned long passes, inside, charged;
+	long long blocks_per_page;
+};
+
+static unsigned int state_get(struct r3 *s, size_t p)
+{
+	return __atomic_load_n(&s->state[p], __ATOMIC_ACQUIRE);
+}
+
+static void state_set(struct r3 *s, size_t p, enum pstate v)
+{
+	__atomic_store_n(&s->state[p], v, __ATOMIC_RELEASE);
+}
+
+static void r3_collapser(void *arg, struct role *role)
+{
+	struct r3 *s = arg;
+
+	role_set(role, "in MADV_COLLAPSE", -1);
+	__atomic_add_fetch(&s->seq, 1, __ATOMIC_ACQ_REL);
+	s->ret = collapse(s->x->r.addr, s->x->r.size);
+	__atomic_add_fetch(&s->seq, 1, __ATOMIC_ACQ_REL);
+	__atomic_store_n(&s->done, true, __ATOMIC_RELEASE);
+}
+
+/* The data/hole map read in this pass against the truth around it. */
+static void r3_check_map(struct r3 *s, bool in_flight)
+{
+	struct race *x = s->x;
+	const char *how = x->r.fd >= 0 ? "SEEK_DATA/SEEK_HOLE" : "mincore()";
+	const char *when = in_flight ? "while MADV_COLLAPSE was in flight" :
+				       "with no collapse in flight";
+	size_t p;
+
+	for (p = 0; p < x->npages && !race_failed(x); p++) {
+		if ((s->before[p] == S_PRESENT || s->before[p] == S_FILLED) &&
+		    s->hole_seen[p])
+			race_fail(x, "present page %zu (offset %#zx) reported as a hole by %s %s",
+				  p, p * x->ps, how, when);
+		else if (s->before[p] == S_HOLE && s->after[p] == S_HOLE &&
+			 !s->hole_seen[p])
+			race_fail(x, "hole %zu (offset %#zx), which no thread filled, reported as data by %s %s",
+				  p, p * x->ps, how, when);
+	}
+}
+
+/*
+ * Size never moves. Blocks: the pages present (plus fills in progress), or,
+ * while a collapse is in flight, the whole range at once (plus holes filled
+ * after the collapse counted them): the fixed kernel charges all the holes
+ * it counted before its final check and uncharges them on rollback.
+ * Anything between is a range seen half collapsed.
+ */
+static void r3_check_stat(struct r3 *s, const struct stat *st, bool in_flight)
+{
+	struct race *x = s->x;
+	long long present = 0, f0 = 0, f1 = 0, b;
+	size_t p;
+
+	for (p = 0; p < x->npages; p++) {
+		present += s->before[p] == S_PRESENT;
+		f0 += s->before[p] == S_FILLED;
+		f1 += s->after[p] >= S_FILLING;
+	}
+	if (st->st_size != (off_t)x->r.size) {
+		race_fail(x, "file size moved: %lld, should be %zu",
+			  (long long)st->st_size, x->r.size);
+		return;
+	}
+	b = st->st_blocks / s->blocks_per_page;
+	if (b >= present + f0 && b <= present + f1)
+		return;
+	if (in_flight && b >= (long long)x->npages &&
+	    b <= (long long)x->npages + f1) {
+		s->charged++;
+		return;
+	}
+	race_fail(x, "st_blocks says %lld pages allocated %s; %lld..%lld are present (or %zu..%lld while a collapse charges its holes)",
+		  b, in_flight ? "while MADV_COLLAPSE was in flight" :
+		  "with no collapse in flight", present + f0, present + f1,
+		  x->npages, x->npages + f1);
+}
+
+static void r3_states(struct r3 *s, unsigned int *into)
+{
+	size_t p;
+
+	for (p = 0; p < s->x->npages; p++)
+		into[p] = state_get(s, p);
+}
+
+/* One pass: the data/hole map and fstat(), checked against the truth. */
+static void r3_pass(struct r3 *s)
+{
+	struct race *x = s->x;
+	unsigned int s0, s1;
+	struct stat st = { 0 };
+	bool in_flight;
+
+	r3_states(s, s->before);
+	s0 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+	if (mem_missing(&x->r, s->hole_seen) ||
+	    (x->r.fd >= 0 && fstat(x->r.fd, &st))) {
+		race_fail(x, "observer: %s", strerror(errno));
+		return;
+	}
+	s1 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+	r3_states(s, s->after);
+	in_flight = (s0 & 1) || s0 != s1;
+	s->passes++;
+	s->inside += s0 == s1 && (s0 & 1);
+	r3_check_map(s, in_flight);
+	if (x->r.fd >= 0)
+		r3_check_stat(s, &st, in_flight);
+}
+
+static void r3_observer(void *arg, struct role *role)
+{
+	struct r3 *s = arg;
+
+	role_set(role, "reading the data/hole map", -1);
+	do {
+		r3_pass(s);
+	} while (!__atomic_load_n(&s->done, __ATOMIC_ACQUIRE) &&
+		 !race_failed(s->x));
+}
+
+static void r3_fill(struct r3 *s, struct role *role)
+{
+	struct race *x = s->x;
+
+	state_set(s, s->page, S_FILLING);
+	if (x->r.fd >= 0) {
+		role_set(role, "pwrite() into a hole", s->page);
+		if (pwrite(x->r.fd, x->page_buf, x->ps, s->page * x->ps) !=
+		    (ssize_t)x->ps)
+			race_fail(x, "pwrite() of page %zu: %s", s->page,
+				  strerror(errno));
+	} else {
+		role_set(role, "reading a hole, waiting for the fault handler",
+			 s->page);
+		(void)*(volatile char *)page_addr(x, s->page);
+	}
+	state_set(s, s->page, S_FILLED);
+}
+
+/* vmsplice() holds a reference on the page until the pipe is read. */
+static void r3_pin(struct r3 *s, struct role *role)
+{
+	struct race *x = s->x;
+	struct iovec iov = { .iov_base = page_addr(x, s->page),
+			     .iov_len = x->ps };
+	char *buf = x->buf;
+
+	role_set(role, "vmsplice() of a present page", s->page);
+	if (vmsplice(s->pipe[1], &iov, 1, 0) != (ssize_t)x->ps) {
+		race_fail(x, "vmsplice(): %s", strerror(errno));
+		return;
+	}
+	race_spin_ns(s->hold_ns);
+	role_set(role, "reading the pipe to unpin a page", s->page);
+	if (read(s->pipe[0], buf, x->ps) != (ssize_t)x->ps)
+		race_fail(x, "reading the vmsplice() pipe: %s",
+			  strerror(errno));
+}
+
+static void r3_touch(struct r3 *s, struct role *role)
+{
+	volatile char *page = page_addr(s->x, s->page);
+	uint64_t end = race_now_ns() + s->hold_ns;
+
+	role_set(role, "reading a present page", s->page);
+	do {
+		(void)*page;
+	} while (race_now_ns() < end);
+}
+
+static void r3_disturber(void *arg, struct role *role)
+{
+	struct r3 *s = arg;
+
+	spin_until(race_now_ns() + s->delay_ns);
+	if (s->action == D_FILL)
+		r3_fill(s, role);
+	else if (s->action == D_PIN)
+		r3_pin(s, role);
+	else if (s->action == D_TOUCH)
+		r3_touch(s, role);
+}
+
+static size_t random_page(struct race *x, bool hole)
+{
+	size_t p;
+
+	do {
+		p = race_rng_below(&x->rng, x->npages);
+	} while (x->hole[p] != hole);
+	return p;
+}
+
+static void r3_plan(struct race *x, struct r3 *s)
+{
+	size_t p;
+
+	for (p = 0; p < x->npages; p++)
+		state_set(s, p, x->hole[p] ? S_HOLE : S_PRESENT);
+	s->action = race_rng_below(&x->rng, NR_DISTURB);
+	s->page = random_page(x, s->action == D_FILL);
+	s->delay_ns = race_moment(x);
+	s->hold_ns = race_rng_below(&x->rng, x->call_ns / 2 + 1);
+	if (s->action == D_FILL && x->r.fd >= 0)
+		pattern_fill(x->page_buf, x->ps, PATTERN_FILL, s->page);
+	s->seq = 0;
+	s->ret = -1;
+	s->done = false;
+	s->passes = s->inside = 0;
+}
+
+static void r3_outcome(struct race *x, struct r3 *s)
+{
+	if (s->action == D_FILL) {
+		x->want[s->page] = x->r.fd >= 0 ? W_FILL : W_UFFD;
+		x->changed[s->page] = true;
+	}
+	x->windows += s->ret && s->inside;
+	tally(&x->out, errno_name(s->ret));
+	tally(&x->out, disturb_name[s->action]);
+	if (s->ret == ENOMEM)
+		x->inconclusive++;
+	else if (!s->ret)
+		race_fail(x, "MADV_COLLAPSE succeeded over holes under MODE_MISSING (the holes were filled silently)");
+	else if (s->ret != EBUSY && s->ret != EAGAIN)
+		race_fail(x, "MADV_COLLAPSE returned %s; allowed: EBUSY, EAGAIN%s",
+			  errno_name(s->ret), einval_hint(x, s->ret));
+}
+
+static void r3_iteration(struct race *x, struct team *t, struct r3 *s)
+{
+	reset_holes(x, 0, x->npages, R3_HOLES);
+	precondition(x, 0, x->npages);
+	if (race_failed(x))
+		return;
+	r3_plan(x, s);
+	if (reg_missing(x, 0, x->npages)) {
+		race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
+		return;
+	}
+	handler_mark(x);
+	if (!team_round(x, t))
+		return;
+	r3_outcome(x, s);
+	handler_check(x);
+	unreg(x, 0, x->npages);
+	verify_data(x, 0, x->npages);
+}
+
+static bool r3_alloc(struct race *x, struct r3 *s)
+{
+	s->x = x;
+	s->state = calloc(x->npages, sizeof(*s->state));
+	s->before = calloc(x->npages, sizeof(*s->before));
+	s->after = calloc(x->npages, sizeof(*s->after));
+	s->hole_seen = calloc(x->npages, sizeof(bool));
+	s->blocks_per_page = x->ps / 512;
+	return s->state && s->before && s->after && s->hole_seen &&
+	       !pipe(s->pipe);
+}
+
+static void r3_free(struct r3 *s)
+{
+	free(s->state);
+	free(s->before);
+	free(s->after);
+	free(s->hole_seen);
+	close(s->pipe[0]);
+	close(s->pipe[1]);
+}
+
+static void run_observer_vs_failed_collapse(struct race *x,
+					    unsigned long *passes,
+					    unsigned long *charged)
+{
+	struct team t = { 0 };
+	struct r3 s = { 0 };
+	const char *why = start_handler(x);
+
+	if (why || !r3_alloc(x, &s)) {
+		race_fail(x, "%s", why ? why : "out of memory or pipes");
+		return;
+	}
+	calibrate(x, true, R3_HOLES);
+	team_lead(&t, "collapser", r3_collapser);
+	team_add(&t, "observer", r3_observer);
+	team_add(&t, "disturber", r3_disturber);
+	race_start(x, 1);
+	if (team_start(x, &t, &s))
+		while (race_next(x)) {
+			r3_iteration(x, &t, &s);
+			*passes += s.passes;
+		}
+	team_stop(x, &t);
+	*charged = s.charged;
+	if (!x->leak)
+		r3_free(&s);
+}
+
+/* ---- race 4: registration vs khugepaged --------------------------------- */
+
+struct r4 {
+	struct race *x;
+	size_t per;		/* pages per range (one PMD) */
+	uint64_t span_ns;	/* registrations are spread over this */
+	unsigned int order[R4_RANGES];
+	uint64_t at[R4_RANGES];
+	unsigned long registered_first, first_before, slow_scans;
+};
+
+static void r4_toucher(void *arg, struct role *role)
+{
+	struct r4 *s = arg;
+
+	touch_seen(s->x, 0, s->x->npages, role);
+}
+
+static int r4_advise(struct race *x, int advice)
+{
+	return madvise(x->r.addr, x->r.size, advice);
+}
+
+/* Ranges of which khugepaged collapsed every hole. */
+static unsigned int r4_collapsed(struct r4 *s)
+{
+	struct race *x = s->x;
+	unsigned int i, n = 0;
+	size_t p, holes;
+
+	if (mem_missing(&x->r, x->missing))
+		return 0;
+	for (i = 0; i < R4_RANGES; i++) {
+		holes = 0;
+		for (p = i * s->per; p < (i + 1) * s->per; p++)
+			holes += x->missing[p];
+		n += !holes;
+	}
+	return n;
+}
+
+/* Unregistered, not advised: new holes in every range, nothing collapsed. */
+static void r4_reset(struct race *x, struct r4 *s)
+{
+	unsigned int i;
+
+	if (r4_advise(x, MADV_NOHUGEPAGE))
+		race_fail(x, "MADV_NOHUGEPAGE: %s", strerror(errno));
+	unreg(x, 0, x->npages);
+	for (i = 0; i < R4_RANGES; i++)
+		reset_holes(x, i * s->per, s->per, R4_HOLES);
+	precondition(x, 0, x->npages);
+}
+
+/*
+ * The control: how long khugepaged takes to collapse every range with
+ * holes and no registration. Zero if it did not within R4_CONTROL_MS.
+ */
+static uint64_t r4_control(struct race *x, struct r4 *s)
+{
+	uint64_t t0, deadline;
+
+	r4_reset(x, s);
+	if (race_failed(x) || r4_advise(x, MADV_HUGEPAGE))
+		return 0;
+	t0 = race_now_ns();
+	deadline = t0 + R4_CONTROL_MS * 1000000ULL;
+	while (r4_collapsed(s) < R4_RANGES && race_now_ns() < deadline)
+		usleep(1000);
+	if (r4_collapsed(s) < R4_RANGES)
+		return 0;
+	expect_collapsed_unseen(x, 0, x->npages);
+	return race_now_ns() - t0;
+}
+
+/* Registration moments: sorted times, dealt to the ranges at random. */
+static void r4_plan(struct race *x, struct r4 *s)
+{
+	unsigned int i, j, tmp;
+	uint64_t t;
+
+	for (i = 0; i < R4_RANGES; i++) {
+		s->order[i] = i;
+		s->at[i] = race_rng_below(&x->rng, s->span_ns);
+	}
+	for (i = R4_RANGES - 1; i > 0; i--) {
+		j = race_rng_below(&x->rng, i + 1);
+		tmp = s->order[i];
+		s->order[i] = s->order[j];
+		s->order[j] = tmp;
+	}
+	for (i = 1; i < R4_RANGES; i++)
+		for (j = i; j > 0 && s->at[j - 1] > s->at[j]; j--) {
+			t = s->at[j];
+			s->at[j] = s->at[j - 1];
+			s->at[j - 1] = t;
+		}
+}
+
+/* Register each range at its moment; note what khugepaged did first. */
+static void r4_register_all(struct race *x, struct r4 *s, uint64_t t0)
+{
+	size_t first, seen;
+	unsigned int k;
+
+	for (k = 0; k < R4_RANGES && !race_failed(x); k++) {
+		first = s->order[k] * s->per;
+		sleep_until(t0 + s->at[k]);
+		if (reg_missing(x, first, s->per)) {
+			race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
+			return;
+		}
+		seen = snapshot_seen(x, first, s->per);
+		if (!seen) {
+			x->windows++;
+			tally(&x->out, "collapsed-before-registration");
+		} else {
+			s->registered_first++;
+			tally(&x->out, "registered-first");
+		}
+	}
+}
+
+/*
+ * Keep both sides of the race in play: spread the registrations wider when
+ * khugepaged lost every race of the batch, narrower when it won them all
+ * (khugepaged's pace moves with the machine's load).
+ */
+static void r4_adapt(struct r4 *s)
+{
+	unsigned long first = s->registered_first - s->first_before;
+
+	if (first == R4_RANGES)
+		s->span_ns += s->span_ns / 2;
+	else if (!first && s->span_ns > 2000000)
+		s->span_ns -= s->span_ns / 4;
+	s->first_before = s->registered_first;
+}
+
+static void r4_batch(struct race *x, struct team *t, struct r4 *s)
+{
+	r4_reset(x, s);
+	if (race_failed(x))
+		return;
+	r4_plan(x, s);
+	if (r4_advise(x, MADV_HUGEPAGE)) {
+		race_fail(x, "MADV_HUGEPAGE: %s", strerror(errno));
+		return;
+	}
+	r4_register_all(x, s, race_now_ns());
+	r4_adapt(s);
+	if (!thp_wait_full_scans(R4_SCANS, R4_SCAN_WAIT_MS))
+		s->slow_scans++;
+	handler_mark(x);
+	if (race_failed(x) || !team_round(x, t))
+		return;
+	handler_check(x);
+	unreg(x, 0, x->npages);
+	expect_collapsed_unseen(x, 0, x->npages);
+	verify_data(x, 0, x->npages);
+}
+
+static void run_khugepaged_vs_reg(struct race *x, struct r4 *s)
+{
+	struct team t = { 0 };
+	const char *why = start_handler(x);
+	uint64_t control;
+
+	if (why) {
+		race_fail(x, "%s", why);
+		return;
+	}
+	control = r4_control(x, s);
+	if (!control)
+		return;
+	s->span_ns = control * 5 / 4 + 1;
+	diag("khugepaged collapsed %d unregistered ranges in %" PRIu64 " ms",
+	     R4_RANGES, control / 1000000);
+	team_add(&t, "toucher", r4_toucher);
+	race_start(x, KHUGEPAGED_BUDGET_X);
+	if (team_start(x, &t, s))
+		while (race_next(x))
+			r4_batch(x, &t, s);
+	team_stop(x, &t);
+}
+
+/* ---- race 5: the registration is another process's ---------------------- */
+
+struct r5_shared {
+	struct race_barrier start, go, done;
+	int stop;
+	uint64_t delay_ns, reg_ns;
+	unsigned long iter;
+	bool touch_late;	/* touch once the parent's collapse is done */
+	int collapsed;
+	const char *doing;	/* same binary after fork(): pointers hold */
+	long page;
+	int failed;
+	char why[300];
+	bool seen[];
+};
+
+static void __attribute__((format(printf, 2, 3)))
+child_fail(struct r5_shared *sh, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (__atomic_exchange_n(&sh->failed, 1, __ATOMIC_ACQ_REL))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(sh->why, sizeof(sh->why), fmt, ap);
+	va_end(ap);
+}
+
+static void child_doing(struct r5_shared *sh, const char *doing, long page)
+{
+	__atomic_store_n(&sh->page, page, __ATOMIC_RELAXED);
+	__atomic_store_n(&sh->doing, doing, __ATOMIC_RELEASE);
+}
+
+struct r5_child {
+	struct r5_shared *sh;
+	struct region view;	/* the child's own mapping of the file */
+	size_t ps, npages;
+	int uffd;
+	struct uffd_handler h;
+};
+
+/* The child's side of the invariant, through its own mapping. */
+static void r5_child_touch(struct r5_child *c, size_t p)
+{
+	char *page = c->view.addr + p * c->ps;
+	unsigned int before = uffd_handler_faults(&c->h, p), after;
+
+	child_doing(c->sh, "reading a page it saw missing, waiting for its fault handler",
+		    p);
+	(void)*(volatile char *)page;
+	after = uffd_handler_faults(&c->h, p);
+	if (after - before != 1)
+		child_fail(c->sh, "page %zu (offset %#zx), seen missing after the child's registration, raised %u UFFD_EVENT_PAGEFAULT in the child, not 1",
+			   p, p * c->ps, after - before);
+	else if (!pattern_check(page, c->ps, PATTERN_UFFD, p))
+		child_fail(c->sh, "page %zu (offset %#zx) does not read the child's handler data after its fault",
+			   p, p * c->ps);
+}
+
+static void r5_child_round(struct r5_child *c)
+{
+	struct r5_shared *sh = c->sh;
+	size_t p, eexist0, eexist, errors;
+	int ret;
+
+	handler_counts(&c->h, &eexist0, &errors);
+	race_spin_ns(sh->delay_ns);
+	child_doing(sh, "in UFFDIO_REGISTER", -1);
+	ret = uffd_register(c->uffd, c->view.addr, c->view.size,
+			    UFFDIO_REGISTER_MODE_MISSING);
+	store_ns(&sh->reg_ns, race_now_ns());
+	if (ret) {
+		child_fail(sh, "UFFDIO_REGISTER: %s", strerror(errno));
+		return;
+	}
+	child_doing(sh, "reading which pages are missing (mincore)", -1);
+	if (mem_missing(&c->view, sh->seen))
+		child_fail(sh, "mincore(): %s", strerror(errno));
+	child_doing(sh, "waiting for the parent's MADV_COLLAPSE", -1);
+	if (sh->touch_late && !wait_flag(&sh->collapsed))
+		child_fail(sh, "the parent's MADV_COLLAPSE did not return within %d ms",
+			   STUCK_MS / 2);
+	for (p = 0; p < c->npages; p++)
+		if (sh->seen[p])
+			r5_child_touch(c, p);
+	handler_counts(&c->h, &eexist, &errors);
+	if (eexist != eexist0)
+		child_fail(sh, "UFFDIO_COPY in the child found a page present (EEXIST)");
+	child_doing(sh, "in UFFDIO_UNREGISTER", -1);
+	if (uffd_unregister(c->uffd, c->view.addr, c->view.size))
+		child_fail(sh, "UFFDIO_UNREGISTER: %s", strerror(errno));
+	child_doing(sh, NULL, -1);
+}
+
+static void __attribute__((noreturn)) r5_child_main(struct race *x,
+						     struct r5_shared *sh)
+{
+	struct r5_child c = { .sh = sh, .view = x->r, .ps = x->ps,
+			      .npages = x->npages };
+
+	/* mincore() on the child's own mapping: no fd in the view. */
+	c.view.fd = -1;
+	c.view.addr = mem_map_again(&x->r, 0, x->r.size);
+	c.uffd = uffd_open(0);
+	if (!c.view.addr || c.uffd < 0 ||
+	    uffd_handler_start(&c.h, c.uffd, c.view.addr, c.view.size)) {
+		child_fail(sh, "child set-up failed");
+		race_barrier_break(&sh->start);
+		_exit(1);
+	}
+	while (race_barrier_wait(&sh->start, IDLE_MS) &&
+	       !__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE) &&
+	       race_barrier_wait(&sh->go, STUCK_MS)) {
+		r5_child_round(&c);
+		if (!race_barrier_wait(&sh->done, STUCK_MS))
+			break;
+	}
+	uffd_handler_stop(&c.h);
+	_exit(0);
+}
+
+/* Reap @pid within STUCK_MS, else kill it. */
+static void reap(pid_t pid)
+{
+	int waited, status;
+
+	for (waited = 0; waited < STUCK_MS; waited += 10) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
+static void r5_stuck(struct race *x, struct r5_shared *sh)
+{
+	const char *doing = __atomic_load_n(&sh->doing, __ATOMIC_ACQUIRE);
+
+	race_fail(x, "a round did not end within %d ms: the child was %s (page %ld)",
+		  STUCK_MS, doing ? doing : "not answering", sh->page);
+}
+
+static void r5_round(struct race *x, struct r5_shared *sh)
+{
+	struct calls cs = { 0 };
+	size_t p;
+
+	reset_holes(x, 0, x->npages, R5_HOLES);
+	precondition(x, 0, x->npages);
+	if (race_failed(x))
+		return;
+	sh->delay_ns = race_moment(x);
+	sh->touch_late = race_rng_below(&x->rng, 2);
+	sh->collapsed = 0;
+	sh->reg_ns = 0;
+	sh->iter = x->iter;
+	memset(sh->seen, 0, x->npages);
+	if (!race_barrier_wait(&sh->start, STUCK_MS) ||
+	    !race_barrier_wait(&sh->go, STUCK_MS)) {
+		r5_stuck(x, sh);
+		return;
+	}
+	collapse_until(x, &cs, &sh->reg_ns, &sh->collapsed);
+	if (!race_barrier_wait(&sh->done, STUCK_MS)) {
+		r5_stuck(x, sh);
+		return;
+	}
+	if (sh->failed)
+		race_fail(x, "child: %s", sh->why);
+	for (p = 0; p < x->npages; p++) {
+		x->seen[p] = sh->seen[p];
+		if (x->seen[p]) {
+			x->want[p] = W_UFFD;
+			x->changed[p] = true;
+		}
+	}
+	reg_outcome(x, &cs, sh->reg_ns, "the child's");
+	expect_collapsed_unseen(x, 0, x->npages);
+	verify_data(x, 0, x->npages);
+}
+
+static void run_other_process(struct race *x)
+{
+	size_t len = sizeof(struct r5_shared) + x->npages;
+	struct r5_shared *sh = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t pid;
+
+	if (sh == MAP_FAILED) {
+		race_fail(x, "mmap() of the shared control page failed");
+		return;
+	}
+	calibrate(x, true, R5_HOLES);
+	race_barrier_init(&sh->start, 2, START_SPIN_US);
+	race_barrier_init(&sh->go, 2, GO_SPIN_US);
+	race_barrier_init(&sh->done, 2, START_SPIN_US);
+	fflush(stdout);
+	pid = fork();
+	if (!pid) {
+		race_pin_cpu(1);
+		r5_child_main(x, sh);
+	}
+	race_pin_cpu(0);
+	if (pid < 0)
+		race_fail(x, "fork(): %s", strerror(errno));
+	race_start(x, 1);
+	while (pid > 0 && race_next(x))
+		r5_round(x, sh);
+	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
+	if (pid > 0 && !race_barrier_wait(&sh->start, 1000)) {
+		race_barrier_break(&sh->start);
+		kill(pid, SIGKILL);	/* stuck: its state is reported */
+	}
+	if (pid > 0)
+		reap(pid);
+	race_unpin();
+	munmap(sh, len);
+}
+
+/* ---- race 6: unregistration or close vs MADV_COLLAPSE -------------------- */
+
+struct r6 {
+	struct race *x;
+	int uffd;
+	bool close_it;
+	uint64_t delay_ns;
+	uint64_t unreg_start, unreg_end;	/* 0 until then */
+	struct calls calls;
+	unsigned int tries_after;		/* calls started after it */
+	bool collapsed;
+};
+
+/*
+ * One call's result against where it fell: wholly registered (no success
+ * over holes), across the unregistration (anything but a failure other
+ * than EBUSY/EAGAIN), after it (success or EAGAIN: EBUSY is stale).
+ */
+static bool r6_judge(struct r6 *s, const struct call *c)
+{
+	struct race *x = s->x;
+	uint64_t us = load_ns(&s->unreg_start), ue = load_ns(&s->unreg_end);
+	const char *gone = s->close_it ? "close()" : "UFFDIO_UNREGISTER";
+
+	if (c->ret == ENOMEM) {
+		x->inconclusive++;
+		return true;
+	}
+	if (c->ret && c->ret != EBUSY && c->ret != EAGAIN) {
+		race_fail(x, "MADV_COLLAPSE returned %s%s", errno_name(c->ret),
+			  einval_hint(x, c->ret));
+		return true;
+	}
+	if (!us) {
+		if (!c->ret)
+			race_fail(x, "MADV_COLLAPSE succeeded over holes while MODE_MISSING was still registered");
+		return false;
+	}
+	if (!ue || c->start < ue)
+		return !c->ret;
+	s->tries_after++;
+	if (c->ret == EBUSY)
+		race_fail(x, "stale refusal: MADV_COLLAPSE started %" PRIu64 " us after %s returned said EBUSY",
+			  (c->start - ue) / 1000, gone);
+	else if (c->ret && s->tries_after >= R6_TRIES_AFTER)
+		race_fail(x, "MADV_COLLAPSE still %s after %u tries since %s returned",
+			  errno_name(c->ret), s->tries_after, gone);
+	return !c->ret || s->tries_after >= R6_TRIES_AFTER;
+}
+
+static void r6_collapser(void *arg, struct role *role)
+{
+	struct r6 *s = arg;
+	const struct call *c;
+	bool done;
+
+	role_set(role, "in MADV_COLLAPSE", -1);
+	do {
+		c = calls_do(&s->calls, s->x->r.addr, s->x->r.size);
+		done = r6_judge(s, c);
+	} while (!done && !race_failed(s->x) &&
+		 s->calls.total < CALLS_PER_ROUND);
+	s->collapsed = !c->ret;
+	if (!done && !race_failed(s->x))
+		race_fail(s->x, "no MADV_COLLAPSE success in %u calls",
+			  s->calls.total);
+}
+
+static void r6_unregistrar(void *arg, struct role *role)
+{
+	struct r6 *s = arg;
+	int ret;
+
+	race_spin_ns(s->delay_ns);
+	role_set(role, s->close_it ? "in close()" : "in UFFDIO_UNREGISTER",
+		 -1);
+	store_ns(&s->unreg_start, race_now_ns());
+	if (s->close_it)
+		ret = close(s->uffd);
+	else
+		ret = uffd_unregister(s->uffd, s->x->r.addr, s->x->r.size);
+	store_ns(&s->unreg_end, race_now_ns());
+	if (ret)
+		race_fail(s->x, "%s: %s", s->close_it ? "close()" :
+			  "UFFDIO_UNREGISTER", strerror(errno));
+}
+
+static void r6_iteration(struct race *x, struct team *t, struct r6 *s)
+{
+	size_t p;
+
+	reset_holes(x, 0, x->npages, R6_HOLES);
+	precondition(x, 0, x->npages);
+	s->uffd = uffd_open(0);
+	if (race_failed(x) || s->uffd < 0 ||
+	    uffd_register(s->uffd, x->r.addr, x->r.size,
+			  UFFDIO_REGISTER_MODE_MISSING)) {
+		race_fail(x, "userfaultfd set-up: %s", strerror(errno));
+		return;
+	}
+	s->close_it = race_rng_below(&x->rng, 2);
+	s->delay_ns = race_moment(x);
+	s->unreg_start = s->unreg_end = 0;
+	s->tries_after = 0;
+	memset(&s->calls, 0, sizeof(s->calls));
+	if (!team_round(x, t))
+		return;
+	if (!s->close_it)
+		close(s->uffd);
+	x->windows += calls_overlap(&s->calls, s->unreg_start, s->unreg_end);
+	tally(&x->out, s->close_it ? "close" : "unregister");
+	tally(&x->out, s->collapsed ? "collapsed" : "not-collapsed");
+	for (p = 0; p < x->npages; p++)
+		if (x->hole[p])
+			x->want[p] = s->collapsed ? W_ZERO : W_ZERO_OR_HOLE;
+	verify_data(x, 0, x->npages);
+}
+
+static void run_unregister_vs_collapse(struct race *x,
+				       unsigned long *max_tries)
+{
+	struct team t = { 0 };
+	struct r6 s = { .x = x };
+
+	calibrate(x, mem_is_shmem(x->r.type), R6_HOLES);
+	team_lead(&t, "collapser", r6_collapser);
+	team_add(&t, "unregistrar", r6_unregistrar);
+	race_start(x, 1);
+	if (team_start(x, &t, &s))
+		while (race_next(x)) {
+			r6_iteration(x, &t, &s);
+			if (s.tries_after > *max_tries)
+				*max_tries = s.tries_after;
+		}
+	team_stop(x, &t);
+}
+
+/* ---- verdicts ----------------------------------------------------------- */
+
+static void race_report(struct race *x, const char *test)
+{
+	char outs[300] = "";
+	size_t len = 0;
+	int i;
+
+	for (i = 0; i < NR_TALLY && x->out.name[i]; i++)
+		len += snprintf(outs + len, sizeof(outs) - len, " %s=%lu",
+				x->out.name[i], x->out.n[i]);
+	diag("%s: %lu iterations in %lu ms, window reached %lu times, %lu inconclusive (ENOMEM); seed %" PRIu64,
+	     test, x->budget.iters, race_budget_elapsed_ms(&x->budget),
+	     x->windows, x->inconclusive, opt.seed);
+	diag("%s: outcomes:%s", test, outs);
+}
+
+/* Failed: say why and where. Window never reached: SKIP, not a pass. */
+static void race_verdict(struct __test_metadata *_metadata, struct race *x,
+			 const char *window)
+{
+	race_report(x, _metadata->name);
+	ASSERT_EQ(0, x->failed) TH_LOG("%s (replay: --seed %" PRIu64 ")",
+				      x->why, opt.seed);
+	if (!x->windows)
+		SKIP(return, "window (%s) never reached in %lu iterations",
+		     window, x->budget.iters);
+}
+
+#define SKIP_IF(why_expr) do {						\
+	const char *__why = (why_expr);					\
+	if (__why)							\
+		SKIP(return, "%s", __why);				\
+} while (0)
+
+static const char *test_setup(struct __test_metadata *_metadata,
+			      struct race *x, enum mem_type type, size_t npmd)
+{
+	char stream[128];
+
+	snprintf(stream, sizeof(stream), "%s.%s", mem_type_name(type),
+		 _metadata->name);
+	diag("%s: seed %" PRIu64 " (replay with --seed %" PRIu64 ")",
+	     stream, opt.seed, opt.seed);
+	return race_init(x, type, npmd, stream);
+}
+
+/* ---- the tests ---------------------------------------------------------- */
+
+FIXTURE(race) {
+	struct race x;
+};
+
+FIXTURE_VARIANT(race) {
+	enum mem_type type;
+};
+
+#define ADD_SHMEM_VARIANTS(fixture)					\
+	FIXTURE_VARIANT_ADD(fixture, memfd) { .type = MEM_MEMFD };	\
+	FIXTURE_VARIANT_ADD(fixture, shared_anon) {			\
+		.type = MEM_SHARED_ANON };				\
+	FIXTURE_VARIANT_ADD(fixture, tmpfs_file) { .type = MEM_TMPFS }
+
+FIXTURE_VARIANT_ADD(race, anon) { .type = MEM_ANON };
+ADD_SHMEM_VARIANTS(race);
+
+FIXTURE_SETUP(race)
+{
+	SKIP_IF(test_setup(_metadata, &self->x, variant->type, 1));
+}
+
+FIXTURE_TEARDOWN(race)
+{
+	race_fini(&self->x);
+}
+
+/*
+ * A registration racing MADV_COLLAPSE: pages seen missing after it fault to
+ * userspace, whatever the moment; the collapse says success/EBUSY/EAGAIN.
+ */
+TEST_F(race, reg_vs_collapse)
+{
+	run_reg_vs_collapse(&self->x);
+	race_verdict(_metadata, &self->x,
+		     "registration returned during a MADV_COLLAPSE call");
+}
+
+/*
+ * Holes filled (stores, pwrite, fallocate) while MADV_COLLAPSE runs: no write
+ * lost, the collapse says success or EAGAIN, untouched holes read zero.
+ */
+TEST_F(race, fill_vs_collapse)
+{
+	struct race *x = &self->x;
+
+	run_fill_vs_collapse(x);
+	diag("%s: EAGAIN %lu times, %lu of them with a fill during the call",
+	     _metadata->name, tally_of(&x->out, "EAGAIN"),
+	     tally_of(&x->out, "EAGAIN-in-window"));
+	race_verdict(_metadata, x, "a fill during a MADV_COLLAPSE call");
+}
+
+/*
+ * The registration goes while MADV_COLLAPSE runs: once it is gone, the
+ * collapse succeeds (no hang, no stale EBUSY).
+ */
+TEST_F(race, unregister_vs_collapse)
+{
+	unsigned long max_tries = 0;
+
+	run_unregister_vs_collapse(&self->x, &max_tries);
+	diag("%s: at most %lu MADV_COLLAPSE calls after the unregistration before success",
+	     _metadata->name, max_tries);
+	race_verdict(_metadata, &self->x,
+		     "unregister or close at the same time as a MADV_COLLAPSE call");
+}
+
+/* The khugepaged knobs race 4 speeds up, and their values before it. */
+static const char *const fast_knobs[][2] = {
+	{ "khugepaged/scan_sleep_millisecs", "1" },
+	{ "khugepaged/alloc_sleep_millisecs", "1" },
+	{ "khugepaged/pages_to_scan", "524288" },
+};
+static char fast_saved[ARRAY_SIZE(fast_knobs)][32];
+
+/* Read a knob's value (lib/thp keeps its reader to itself). */
+static void knob_read(const char *name, char *buf, size_t size)
+{
+	char path[160];
+	ssize_t n = -1;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/transparent_hugepage/%s",
+		 name);
+	fd = open(path, O_RDONLY);
+	if (fd >= 0) {
+		n = read(fd, buf, size - 1);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/*
+ * khugepaged made fast: a full scan of every process registered with it
+ * (other processes' huge MADV_HUGEPAGE mappings too, such as a VM's RAM)
+ * in a wakeup or two, every millisecond. Only these knobs change, and
+ * only these are put back: rewriting the others (as thp_knobs_for_suite()
+ * does) would disturb other processes' collapses for a moment.
+ */
+static void khugepaged_fast(void)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fast_knobs); i++) {
+		knob_read(fast_knobs[i][0], fast_saved[i],
+			  sizeof(fast_saved[i]));
+		thp_knob_set(fast_knobs[i][0], fast_knobs[i][1]);
+	}
+}
+
+static void khugepaged_fast_undo(void)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fast_knobs); i++)
+		if (fast_saved[i][0])
+			thp_knob_set(fast_knobs[i][0], fast_saved[i]);
+}
+
+FIXTURE(race_khugepaged) {
+	struct race x;
+};
+
+FIXTURE_VARIANT(race_khugepaged) {
+	enum mem_type type;
+};
+
+FIXTURE_VARIANT_ADD(race_khugepaged, anon) { .type = MEM_ANON };
+ADD_SHMEM_VARIANTS(race_khugepaged);
+
+FIXTURE_SETUP(race_khugepaged)
+{
+	SKIP_IF(test_setup(_metadata, &self->x, variant->type, R4_RANGES));
+}
+
+/* khugepaged's knobs back as they were, however the test ended. */
+FIXTURE_TEARDOWN(race_khugepaged)
+{
+	khugepaged_fast_undo();
+	race_fini(&self->x);
+}
+
+/*
+ * Registrations racing khugepaged over many ranges with holes: a range seen
+ * with holes after its registration is never collapsed behind its back.
+ */
+TEST_F(race_khugepaged, khugepaged_vs_reg)
+{
+	struct race *x = &self->x;
+	struct r4 s = { .x = x, .per = x->r.pmd_size / x->ps };
+
+	khugepaged_fast();
+	ASSERT_NE(NULL, thp_khugepaged_enroll(x->r.pmd_size));
+	run_khugepaged_vs_reg(x, &s);
+	diag("%s: %lu ranges registered before khugepaged got to them, %lu batches waited the full %d ms for khugepaged's scans",
+	     _metadata->name, s.registered_first, s.slow_scans,
+	     R4_SCAN_WAIT_MS);
+	if (!x->failed && !x->budget.iters)
+		SKIP(return, "control: khugepaged did not collapse %d unregistered ranges with holes in %d ms",
+		     R4_RANGES, R4_CONTROL_MS);
+	race_verdict(_metadata, x,
+		     "khugepaged collapsed a range before its registration");
+}
+
+FIXTURE(race_shmem) {
+	struct race x;
+};
+
+FIXTURE_VARIANT(race_shmem) {
+	enum mem_type type;
+};
+
+ADD_SHMEM_VARIANTS(race_shmem);
+
+FIXTURE_SETUP(race_shmem)
+{
+	SKIP_IF(test_setup(_metadata, &self->x, variant->type, 1));
+}
+
+FIXTURE_TEARDOWN(race_shmem)
+{
+	race_fini(&self->x);
+}
+
+/*
+ * Collapses failing part-way (MODE_MISSING, a fill, a pin, a touch): a
+ * reader of the data/hole map and fstat never sees a half-collapsed range.
+ */
+TEST_F(race_shmem, observer_vs_failed_collapse)
+{
+	unsigned long passes = 0, charged = 0;
+
+	run_observer_vs_failed_collapse(&self->x, &passes, &charged);
+	diag("%s: %lu observer passes; st_blocks showed the whole range charged by a collapse in flight %lu times",
+	     _metadata->name, passes, charged);
+	race_verdict(_metadata, &self->x,
+		     "an observer pass inside a MADV_COLLAPSE that failed");
+}
+
+/*
+ * Another process registers and unregisters on its own mapping of the file
+ * while this one collapses: the other process's invariant holds.
+ */
+TEST_F(race_shmem, other_process_reg_vs_collapse)
+{
+	run_other_process(&self->x);
+	race_verdict(_metadata, &self->x,
+		     "the child's registration returned during a MADV_COLLAPSE call");
+}
+
+/* ---- make bench --------------------------------------------------------- */
+
+/*
+ * The ceilings: back-to-back MADV_COLLAPSE of the same PMD range. "refused":
+ * holes under MODE_MISSING, each call does its work and is refused (shmem
+ * copies the whole range first; anon refuses at its first check).
+ * "collapsing": no registration, the holes punched again between calls,
+ * only the calls timed.
+ */
+static double bench_ceiling(struct race *x, bool registered)
+{
+	uint64_t in_calls = 0, t, end;
+	unsigned long n = 0;
+
+	reset_holes(x, 0, x->npages, R1_HOLES);
+	if (registered && reg_missing(x, 0, x->npages))
+		return 0;
+	end = race_now_ns() + opt.budget_ms * opt.stress * 1000000ULL;
+	while (race_now_ns() < end) {
+		t = race_now_ns();
+		collapse(x->r.addr, x->r.size);
+		in_calls += race_now_ns() - t;
+		n++;
+		if (!registered)
+			reset_holes(x, 0, x->npages, R1_HOLES);
+	}
+	if (registered)
+		unreg(x, 0, x->npages);
+	return n * 1e9 / in_calls;
+}
+
+static void bench_row(const char *race, enum mem_type type, struct race *x,
+		      double refused, double collapsing)
+{
+	double s = race_budget_elapsed_ms(&x->budget) / 1000.0;
+	double rate = x->budget.iters / s;
+
+	printf("%-7s %-6s %9.0f %9.0f %10.0f %10.0f %7.0f%% %7.0f%%%s\n",
+	       race, mem_type_name(type), rate, x->windows / s, refused,
+	       collapsing, 100 * rate / refused, 100 * rate / collapsing,
+	       x->failed ? "  FAILED" : "");
+	if (x->failed)
+		printf("  %s\n", x->why);
+}
+
+static void bench_type(enum mem_type type)
+{
+	double refused, collapsing;
+	struct race x;
+	const char *why;
+	int r;
+
+	for (r = 1; r <= 2; r++) {
+		why = race_init(&x, type, 1, r == 1 ? "bench.1" : "bench.2");
+		if (why) {
+			printf("race%d   %-6s skipped: %s\n", r,
+			       mem_type_name(type), why);
+			race_fini(&x);
+			continue;
+		}
+		refused = bench_ceiling(&x, true);
+		collapsing = bench_ceiling(&x, false);
+		if (r == 1)
+			run_reg_vs_collapse(&x);
+		else
+			run_fill_vs_collapse(&x);
+		bench_row(r == 1 ? "race1" : "race2", type, &x, refused,
+			  collapsing);
+		race_fini(&x);
+	}
+}
+
+static int bench(void)
+{
+	printf("# %u ms per measurement, seed %" PRIu64 "; rates per second\n",
+	       opt.budget_ms * opt.stress, opt.seed);
+	printf("%-7s %-6s %9s %9s %10s %10s %8s %8s\n", "race", "memory",
+	       "iter/s", "window/s", "refused/s", "collapse/s", "%refus",
+	       "%collap");
+	bench_type(MEM_MEMFD);
+	bench_type(MEM_ANON);
+	return 0;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+static void usage(const char *prog)
+{
+	fprintf(stderr,
+		"Usage: %s [--seed N] [--stress N] [--budget-ms N] [--bench] [harness options]\n"
+		"  --seed N       seed of every varied moment (default: from the clock; printed)\n"
+		"  --stress N     multiply every race's time and iteration budget by N (default 1)\n"
+		"  --budget-ms N  time budget of each race in ms (default %d; khugepaged x%d)\n"
+		"  --bench        print iteration and window rates of races 1 and 2 next to\n"
+		"                 the rate of bare MADV_COLLAPSE calls, instead of testing\n"
+		"Environment: UFFD_RACE_SEED, UFFD_RACE_STRESS, UFFD_RACE_BUDGET_MS (the options win).\n\n",
+		prog, DEFAULT_BUDGET_MS, KHUGEPAGED_BUDGET_X);
+}
+
+static bool parse_num(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	*v = strtoull(s, &end, 0);
+	return !errno && !*end;
+}
+
+static bool set_opt(const char *name, const char *val)
+{
+	uint64_t v;
+
+	if (!parse_num(val, &v))
+		return false;
+	if (!strcmp(name, "seed"))
+		opt.seed = v;
+	else if (!strcmp(name, "stress") && v >= 1 && v <= 1000)
+		opt.stress = v;
+	else if (!strcmp(name, "budget-ms") && v >= 1 && v <= 3600000)
+		opt.budget_ms = v;
+	else
+		return false;
+	return true;
+}
+
+static void env_opts(void)
+{
+	uint64_t t = race_now_ns();
+
+	opt.seed = (t ^ (t >> 32) ^ ((uint64_t)getpid() << 16)) % 1000000000;
+	if (getenv("UFFD_RACE_SEED"))
+		set_opt("seed", getenv("UFFD_RACE_SEED"));
+	if (getenv("UFFD_RACE_STRESS"))
+		set_opt("stress", getenv("UFFD_RACE_STRESS"));
+	if (getenv("UFFD_RACE_BUDGET_MS"))
+		set_opt("budget-ms", getenv("UFFD_RACE_BUDGET_MS"));
+}
+
+/*
+ * Take our options out of argv (--name N or --name=N), leaving the
+ * harness's. Returns -1 on a bad value, 1 for --bench, 2 for -h.
+ */
+static int parse_opts(int *argc, char **argv)
+{
+	static const char *const names[] = { "seed", "stress", "budget-ms" };
+	int i, j, out = 1, ret = 0;
+	const char *a, *val;
+	size_t k, n;
+
+	for (i = 1; i < *argc; i++) {
+		a = argv[i];
+		for (k = 0; k < ARRAY_SIZE(names); k++) {
+			n = strlen(names[k]);
+			if (strncmp(a, "--", 2) || strncmp(a + 2, names[k], n))
+				continue;
+			if (a[2 + n] == '=')
+				val = a + 3 + n;
+			else if (!a[2 + n] && i + 1 < *argc)
+				val = argv[++i];
+			else
+				continue;
+			if (!set_opt(names[k], val))
+				ret = -1;
+			break;
+		}
+		if (k < ARRAY_SIZE(names))
+			continue;
+		if (!strcmp(a, "--bench"))
+			ret = ret ? ret : 1;
+		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+			ret = 2;
+		else
+			argv[out++] = argv[i];
+	}
+	for (j = out; j < *argc; j++)
+		argv[j] = NULL;
+	*argc = out;
+	return ret;
+}
+
+/* The harness's per-test timeout must cover the budget. */
+static void scale_timeouts(void)
+{
+	int need = opt.budget_ms / 1000.0 * opt.stress * KHUGEPAGED_BUDGET_X +
+		   120;
+	struct __fixture_metadata *f;
+	struct __test_metadata *t;
+
+	for (f = __fixture_list; f; f = f->next)
+		for (t = f->tests; t; t = t->next)
+			if (t->timeout < need)
+				t->timeout = need;
+}
+
+int main(int argc, char **argv)
+{
+	char *help[] = { argv[0], "-h", NULL };
+	int ret;
+
+	env_opts();
+	ret = parse_opts(&argc, argv);
+	if (ret < 0 || ret == 2) {
+		usage(argv[0]);
+		if (ret < 0)
+			return KSFT_FAIL;
+		return test_harness_run(2, help) == KSFT_SKIP ? 0 : KSFT_FAIL;
+	}
+	thp_knobs_guard();
+	thp_knobs_for_suite();
+	if (ret == 1)
+		return bench();
+	scale_timeouts();
+	return test_harness_run(argc, argv);
+}
