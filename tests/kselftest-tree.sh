@@ -90,7 +90,7 @@ build_install()
 	step "make headers" make -C "$tree" -j"$(nproc)" headers
 	step "build+install" make -C "$tree/tools/testing/selftests" \
 		TARGETS=$NAME install INSTALL_PATH="$tmp/kselftest"
-	for f in ${NAME}_test run_tests.sh config settings; do
+	for f in $(sed -n "s/^TEST_GEN_PROGS := //p" "$REPO/Makefile") run_tests.sh config settings; do
 		[ -e "$tmp/kselftest/$NAME/$f" ] || die "$NAME/$f not installed"
 	done
 }
@@ -105,10 +105,11 @@ run_ksft()
 	[ "$rc" -eq 0 ] || die "run_kselftest.sh exit $rc"
 }
 
-# KTAP, and one passing uffd_collapse_test that reported its subtests.
+# KTAP, and every binary of TEST_GEN_PROGS passing with its subtests.
 check_output()
 {
-	local o=$tmp/out test='\(not \)\{0,1\}ok [0-9]' plan top sub
+	local o=$tmp/out test='\(not \)\{0,1\}ok [0-9]' plan top sub plans b bins
+	bins=$(sed -n 's/^TEST_GEN_PROGS := //p' "$REPO/Makefile")
 	[ "$(head -n 1 "$o")" = "TAP version 13" ] || die "no 'TAP version 13'"
 	plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$o")
 	[ -n "$plan" ] || die "no plan line"
@@ -117,15 +118,17 @@ check_output()
 	top=$(grep -c "^$test" "$o" || true)
 	[ "$top" -eq "$plan" ] || die "plan 1..$plan but $top test lines"
 	! grep '^not ok\|^ok.*# SKIP' "$o" || die "the lines above did not pass"
-	grep -qx "ok [0-9]* selftests: $NAME: ${NAME}_test" "$o" ||
-		die "${NAME}_test did not run"
+	for b in $bins; do
+		grep -qx "ok [0-9]* selftests: $NAME: $b" "$o" || die "$b did not run"
+	done
 	sub=$(grep -c "^# $test" "$o" || true)
-	[ "$sub" -gt 0 ] || die "${NAME}_test reported no subtests"
-	grep -qx "# 1\.\.$sub" "$o" || die "${NAME}_test: $sub subtests, no 1..$sub"
+	[ "$sub" -gt 0 ] || die "no subtests reported"
+	plans=$(sed -n 's/^# 1\.\.\([0-9]*\)$/\1/p' "$o" | awk '{ s += $1 } END { print s + 0 }')
+	[ "$sub" -eq "$plans" ] || die "$sub subtests but the plans add up to $plans"
 	! grep '^# not ok' "$o" || die "the subtests above failed"
 	echo "PASS: run_kselftest.sh -c $NAME exit 0, $top/$plan ok;" \
-		"${NAME}_test $sub subtests ($(sed -n 's/^# # Totals: //p' "$o"));" \
-		"installed: ${NAME}_test run_tests.sh config settings"
+		"$sub subtests ($(sed -n 's/^# # Totals: //p' "$o" | tr '\n' ';'))" \
+		"installed: $bins run_tests.sh config settings"
 }
 
 while [ $# -gt 0 ]; do
