@@ -264,12 +264,9 @@ static const char *race_init(struct race *x, enum mem_type type, size_t npmd,
 	memset(x, 0, sizeof(*x));
 	x->uffd = -1;
 	x->r.fd = -1;
-	if (!pmd)
-		return "kernel without transparent huge pages";
-	if (!uffd_features())
-		return "kernel without userfaultfd (or not permitted)";
-	if (!collapse_supported(pmd))
-		return "kernel without MADV_COLLAPSE";
+	why = collapse_test_why_not();
+	if (why)
+		return why;
 	why = mem_region_create(&x->r, type, npmd * pmd, pmd);
 	if (why)
 		return why;

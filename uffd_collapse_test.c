@@ -72,12 +72,9 @@ static const char *scenario_init(struct scenario *s, enum mem_type type,
 	s->via_uring = via_uring;
 	if (via_uring && uring_probe())
 		return uring_probe();
-	if (!pmd)
-		return "kernel without transparent huge pages";
-	if (!uffd_features())
-		return "kernel without userfaultfd (or not permitted)";
-	if (!collapse_supported(pmd))
-		return "kernel without MADV_COLLAPSE";
+	why = collapse_test_why_not();
+	if (why)
+		return why;
 	why = mem_region_create(&s->r, type, npmd * pmd, pmd);
 	if (why)
 		return why;

@@ -9,6 +9,8 @@
 
 #include "collapse.h"
 #include "compat.h"
+#include "thp.h"
+#include "uffd.h"
 
 int collapse(void *addr, size_t len)
 {
@@ -49,4 +51,17 @@ bool collapse_supported(size_t pmd_size)
 	ok = !madvise(aligned, getpagesize(), MADV_COLLAPSE);
 	munmap(p, len);
 	return ok;
+}
+
+const char *collapse_test_why_not(void)
+{
+	size_t pmd = thp_pmd_size();
+
+	if (!pmd)
+		return "kernel without transparent huge pages";
+	if (!uffd_features())
+		return "kernel without userfaultfd (or not permitted)";
+	if (!collapse_supported(pmd))
+		return "kernel without MADV_COLLAPSE";
+	return NULL;
 }

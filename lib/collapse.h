@@ -18,5 +18,10 @@ int collapse_settled(int (*fn)(void *addr, size_t len), void *addr,
 		     size_t len);
 /* True if the kernel knows MADV_COLLAPSE (5.x kernels answer EINVAL). */
 bool collapse_supported(size_t pmd_size);
+/*
+ * NULL if the kernel has what every test of the suite needs (THP, a
+ * userfaultfd this process may open, MADV_COLLAPSE), else what it lacks.
+ */
+const char *collapse_test_why_not(void);
 
 #endif
