@@ -160,6 +160,15 @@ for b in $BINARIES; do
 	[ -x "$bindir/$b" ] || { echo "$bindir/$b not built: run make" >&2; exit 2; }
 done
 
+# A test name no binary has is a usage error, not a run that skips it all.
+for t in $tests; do
+	found=
+	for b in $BINARIES; do
+		list_binary "$b" | grep -q -e "^$t\$" -e "\.$t\$" && found=1
+	done
+	[ -n "$found" ] || { echo "unknown test: $t (see -l)" >&2; exit 2; }
+done
+
 if [ -n "$list" ]; then
 	for b in $BINARIES; do
 		list_binary "$b" | sed "s/^/$b /"

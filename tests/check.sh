@@ -70,6 +70,8 @@ check_usage()
 	[ $? -eq 2 ] || { echo "# an unknown binary did not exit 2"; rc=1; }
 	"$REPO/run_tests.sh" extra > /dev/null 2>&1
 	[ $? -eq 2 ] || { echo "# a stray argument did not exit 2"; rc=1; }
+	"$REPO/run_tests.sh" -t no_such_test > /dev/null 2>&1
+	[ $? -eq 2 ] || { echo "# an unknown test name did not exit 2"; rc=1; }
 	listed=$("$REPO/run_tests.sh" -l | wc -l)
 	[ "$listed" -gt 0 ] || { echo "# -l listed nothing"; rc=1; }
 	echo "# $listed tests listed"
