@@ -64,6 +64,7 @@
 
 #include "collapse.h"
 #include "compat.h"
+#include "harness.h"
 #include "mem.h"
 #include "pattern.h"
 #include "race.h"
@@ -2192,11 +2193,6 @@ static void race_verdict(struct __test_metadata *_metadata, struct race *x,
 		     window, x->budget.iters);
 }
 
-#define SKIP_IF(why_expr) do {						\
-	const char *__why = (why_expr);					\
-	if (__why)							\
-		SKIP(return, "%s", __why);				\
-} while (0)
 
 static const char *test_setup(struct __test_metadata *_metadata,
 			      struct race *x, enum mem_type type, size_t npmd)
@@ -2220,14 +2216,8 @@ FIXTURE_VARIANT(race) {
 	enum mem_type type;
 };
 
-#define ADD_SHMEM_VARIANTS(fixture)					\
-	FIXTURE_VARIANT_ADD(fixture, memfd) { .type = MEM_MEMFD };	\
-	FIXTURE_VARIANT_ADD(fixture, shared_anon) {			\
-		.type = MEM_SHARED_ANON };				\
-	FIXTURE_VARIANT_ADD(fixture, tmpfs_file) { .type = MEM_TMPFS }
-
-FIXTURE_VARIANT_ADD(race, anon) { .type = MEM_ANON };
-ADD_SHMEM_VARIANTS(race);
+ADD_TYPE(race, anon, MEM_ANON);
+ADD_SHMEM_TYPES(race, ADD_TYPE);
 
 FIXTURE_SETUP(race)
 {
@@ -2341,8 +2331,8 @@ FIXTURE_VARIANT(race_khugepaged) {
 	enum mem_type type;
 };
 
-FIXTURE_VARIANT_ADD(race_khugepaged, anon) { .type = MEM_ANON };
-ADD_SHMEM_VARIANTS(race_khugepaged);
+ADD_TYPE(race_khugepaged, anon, MEM_ANON);
+ADD_SHMEM_TYPES(race_khugepaged, ADD_TYPE);
 
 FIXTURE_SETUP(race_khugepaged)
 {
@@ -2386,7 +2376,7 @@ FIXTURE_VARIANT(race_shmem) {
 	enum mem_type type;
 };
 
-ADD_SHMEM_VARIANTS(race_shmem);
+ADD_SHMEM_TYPES(race_shmem, ADD_TYPE);
 
 FIXTURE_SETUP(race_shmem)
 {

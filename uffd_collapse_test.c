@@ -24,6 +24,7 @@
 
 #include "collapse.h"
 #include "compat.h"
+#include "harness.h"
 #include "mem.h"
 #include "pattern.h"
 #include "node.h"
@@ -52,12 +53,6 @@ struct scenario {
 	struct uffd_handler h;
 	bool via_uring;		/* collapse with IORING_OP_MADVISE */
 };
-
-#define SKIP_IF(why_expr) do {						\
-	const char *__why = (why_expr);					\
-	if (__why)							\
-		SKIP(return, "%s", __why);				\
-} while (0)
 
 /* NULL when ready, else why this kernel or machine cannot run it. */
 static const char *scenario_init(struct scenario *s, enum mem_type type,
@@ -304,18 +299,6 @@ FIXTURE_VARIANT(collapse) {
 	enum mem_type type;
 	bool via_uring;
 };
-
-/* Variants: a memory type, collapsed by madvise() and by io_uring. */
-#define ADD_TYPE(fixture, name, mtype)					\
-	FIXTURE_VARIANT_ADD(fixture, name) { .type = mtype }
-#define ADD_CONTEXTS(fixture, name, mtype)				\
-	ADD_TYPE(fixture, name, mtype);					\
-	FIXTURE_VARIANT_ADD(fixture, name##_io_uring) {			\
-		.type = mtype, .via_uring = true }
-#define ADD_SHMEM_TYPES(fixture, add)					\
-	add(fixture, memfd, MEM_MEMFD);					\
-	add(fixture, shared_anon, MEM_SHARED_ANON);			\
-	add(fixture, tmpfs_file, MEM_TMPFS)
 
 ADD_CONTEXTS(collapse, anon, MEM_ANON);
 ADD_SHMEM_TYPES(collapse, ADD_CONTEXTS);

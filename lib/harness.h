@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Glue over kselftest_harness.h shared by the test binaries: skipping with
+ * a reason string, and fixture variants over memory types (and, for
+ * MADV_COLLAPSE, over the context it is called from). Include after
+ * kselftest_harness.h; variant structs have .type and, for ADD_CONTEXTS,
+ * .via_uring.
+ */
+#ifndef UFFD_SUITE_HARNESS_H
+#define UFFD_SUITE_HARNESS_H
+
+#include "mem.h"
+
+/* SKIP the test with the reason @why_expr gives, unless it is NULL. */
+#define SKIP_IF(why_expr) do {						\
+	const char *__why = (why_expr);					\
+	if (__why)							\
+		SKIP(return, "%s", __why);				\
+} while (0)
+
+/* Variants: a memory type, or one collapsed by madvise() and by io_uring. */
+#define ADD_TYPE(fixture, name, mtype)					\
+	FIXTURE_VARIANT_ADD(fixture, name) { .type = mtype }
+#define ADD_CONTEXTS(fixture, name, mtype)				\
+	ADD_TYPE(fixture, name, mtype);					\
+	FIXTURE_VARIANT_ADD(fixture, name##_io_uring) {			\
+		.type = mtype, .via_uring = true }
+#define ADD_SHMEM_TYPES(fixture, add)					\
+	add(fixture, memfd, MEM_MEMFD);					\
+	add(fixture, shared_anon, MEM_SHARED_ANON);			\
+	add(fixture, tmpfs_file, MEM_TMPFS)
+
+#endif
