@@ -163,11 +163,6 @@ char *mem_map_again(const struct region *r, size_t off, size_t len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-void mem_unmap(char *addr, size_t len)
-{
-	munmap(addr, len);
-}
-
 void mem_holes_every(bool *hole, size_t npages, size_t first, size_t stride)
 {
 	size_t i;

@@ -32,7 +32,6 @@ const char *mem_region_create(struct region *r, enum mem_type type,
 void mem_region_destroy(struct region *r);
 /* Map the pages [off, off + len) of @r's file again, PMD-aligned. */
 char *mem_map_again(const struct region *r, size_t off, size_t len);
-void mem_unmap(char *addr, size_t len);
 
 static inline size_t mem_pages(const struct region *r)
 {
