@@ -39,6 +39,12 @@
  *     userfaultfd, ran at the same time as a MADV_COLLAPSE call (the call
  *     began before it returned and ended after it began: on anon the two
  *     serialise on the mmap lock, so one rarely returns inside the other).
+ *  7. reg_vs_collapse_uring_pins: as 1, and an io_uring buffer pinned a
+ *     page of the range during that call (a thread registers and
+ *     unregisters the buffer in a loop). No call may succeed while a pin
+ *     lasts all through it.
+ *  8. reg_vs_collapse_across_nodes: as 1, with the collapser and the
+ *     registrar running on different NUMA nodes (the memory on node 1).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -66,10 +72,12 @@
 #include "compat.h"
 #include "harness.h"
 #include "mem.h"
+#include "node.h"
 #include "pattern.h"
 #include "race.h"
 #include "thp.h"
 #include "uffd.h"
+#include "uring.h"
 
 #define DEFAULT_BUDGET_MS	400	/* per race test, at --stress 1 */
 #define DEFAULT_MAX_ITERS	20000
@@ -253,11 +261,12 @@ static void race_start(struct race *x, unsigned int times)
 
 /*
  * @npmd PMD-aligned PMDs of @type, every page PATTERN_FILL, a userfaultfd
- * (not registered yet) and a PRNG stream named after the test. NULL when
+ * (not registered yet) and a PRNG stream named after the test; bound to
+ * NUMA @node before it is populated, unless @node is negative. NULL when
  * ready, else why this kernel or machine cannot run the race.
  */
 static const char *race_init(struct race *x, enum mem_type type, size_t npmd,
-			     const char *stream)
+			     int node, const char *stream)
 {
 	size_t pmd = thp_pmd_size();
 	const char *why;
@@ -275,6 +284,8 @@ static const char *race_init(struct race *x, enum mem_type type, size_t npmd,
 	x->npages = mem_pages(&x->r);
 	if (!race_alloc(x))
 		return "out of memory";
+	if (node >= 0)
+		node_bind(x->r.addr, x->r.size, node);
 	ref_init(x);
 	mem_fill(&x->r, x->hole);
 	x->uffd = uffd_open(0);
@@ -360,6 +371,16 @@ static void pick_holes(struct race *x, size_t first, size_t count, size_t n)
 			k++;
 		}
 	}
+}
+
+static size_t random_page(struct race *x, bool hole)
+{
+	size_t p;
+
+	do {
+		p = race_rng_below(&x->rng, x->npages);
+	} while (x->hole[p] != hole);
+	return p;
 }
 
 /*
@@ -654,15 +675,26 @@ struct calls {
 	bool has_bad;
 };
 
-static struct call *calls_do(struct calls *cs, char *addr, size_t len)
+/* Record a span of time (a call, or anything else): the oldest goes. */
+static struct call *calls_add(struct calls *cs, uint64_t start, uint64_t end,
+			      int ret)
 {
 	struct call *c = &cs->c[cs->total++ % MAX_CALLS];
 
 	if (cs->n < MAX_CALLS)
 		cs->n++;
-	c->start = race_now_ns();
-	c->ret = collapse(addr, len);
-	c->end = race_now_ns();
+	c->start = start;
+	c->end = end;
+	c->ret = ret;
+	return c;
+}
+
+static struct call *calls_do(struct calls *cs, char *addr, size_t len)
+{
+	uint64_t start = race_now_ns();
+	int ret = collapse(addr, len);
+	struct call *c = calls_add(cs, start, race_now_ns(), ret);
+
 	if (c->ret && c->ret != EBUSY && c->ret != EAGAIN &&
 	    c->ret != ENOMEM && !cs->has_bad) {
 		cs->bad = *c;
@@ -761,11 +793,15 @@ typedef void (*role_fn)(void *arg, struct role *role);
 /*
  * Workers run their role in threads; the lead role (the collapser) runs in
  * the main thread, which starts it the moment it releases the barrier.
+ * With @nodes set, the lead runs on NUMA node 0 and worker i on node
+ * (i + 1) % @nodes; otherwise each has a CPU of its own, if there are
+ * enough.
  */
 struct team {
 	struct race_barrier start, go, done;
 	bool stop;
-	unsigned int nr;
+	unsigned int nr, nodes;
+	struct race *x;
 	void *arg;
 	role_fn lead;
 	struct role lead_role;
@@ -800,7 +836,10 @@ static void *team_worker(void *arg)
 	unsigned int i = ((struct worker *)arg)->idx;
 
 	free(arg);
-	if (t->pinned)
+	if (t->nodes && node_run_on((i + 1) % t->nodes))
+		race_fail(t->x, "numa_run_on_node(%u) for the %s: %s",
+			  (i + 1) % t->nodes, t->role[i].name, strerror(errno));
+	else if (t->pinned)
 		race_pin_cpu(i + 1);
 	while (race_barrier_wait(&t->start, IDLE_MS) &&
 	       !__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE) &&
@@ -819,13 +858,18 @@ static bool team_start(struct race *x, struct team *t, void *arg)
 	struct worker *w;
 	unsigned int i;
 
+	t->x = x;
 	t->arg = arg;
 	race_barrier_init(&t->start, t->nr + 1, START_SPIN_US);
 	race_barrier_init(&t->go, t->nr + 1, GO_SPIN_US);
 	race_barrier_init(&t->done, t->nr + 1, START_SPIN_US);
+	if (t->nodes && node_run_on(0)) {
+		race_fail(x, "numa_run_on_node(0): %s", strerror(errno));
+		return false;
+	}
 	/* A CPU each, if there are enough: the lead on the first one. */
-	t->pinned = t->nr + 1 <= race_cpus() && race_pin_cpu(0);
-	if (!t->pinned)
+	t->pinned = !t->nodes && t->nr + 1 <= race_cpus() && race_pin_cpu(0);
+	if (!t->pinned && !t->nodes)
 		race_unpin();
 	for (i = 0; i < t->nr; i++) {
 		w = malloc(sizeof(*w));
@@ -917,6 +961,15 @@ struct r1 {
 	bool touch_late;	/* touch once the collapser is done */
 	int collapsed;		/* the collapser is done */
 	struct calls calls;
+	/* reg_vs_collapse_uring_pins: a pinner, and its plan and spans */
+	struct uring_pin *pinner;
+	size_t pin_page;
+	uint64_t pin_delay_ns, pin_hold_ns, pin_gap_ns;
+	struct calls pins;	/* while a buffer pinned pin_page */
+	unsigned long pinned_calls;
+	/* reg_vs_collapse_across_nodes: where the two roles ran */
+	int col_node, reg_node;
+	unsigned long apart;	/* iterations they ran on different nodes */
 };
 
 static uint64_t load_ns(uint64_t *t)
@@ -931,10 +984,11 @@ static void store_ns(uint64_t *t, uint64_t v)
 
 /*
  * Collapse until the range is collapsed or a call ended after the
- * registration returned; then raise *@done.
+ * registration returned (and, with @retry_eagain, did not say EAGAIN: try
+ * again); then raise *@done.
  */
 static void collapse_until(struct race *x, struct calls *cs, uint64_t *reg_ns,
-			   int *done)
+			   int *done, bool retry_eagain)
 {
 	const struct call *c;
 	uint64_t reg;
@@ -942,7 +996,8 @@ static void collapse_until(struct race *x, struct calls *cs, uint64_t *reg_ns,
 	do {
 		c = calls_do(cs, x->r.addr, x->r.size);
 		reg = load_ns(reg_ns);
-	} while (c->ret && (!reg || c->end <= reg) &&
+	} while (c->ret && (!reg || c->end <= reg ||
+			    (retry_eagain && c->ret == EAGAIN)) &&
 		 cs->total < CALLS_PER_ROUND);
 	__atomic_store_n(done, 1, __ATOMIC_RELEASE);
 	if (c->ret && !reg)
@@ -967,8 +1022,10 @@ static void r1_collapser(void *arg, struct role *role)
 {
 	struct r1 *s = arg;
 
+	s->col_node = node_here();
 	role_set(role, "in MADV_COLLAPSE", -1);
-	collapse_until(s->x, &s->calls, &s->reg_ns, &s->collapsed);
+	collapse_until(s->x, &s->calls, &s->reg_ns, &s->collapsed,
+		       s->pinner);
 }
 
 /* Register at the varied moment, see what is missing, touch it. */
@@ -979,6 +1036,7 @@ static void r1_registrar(void *arg, struct role *role)
 	int ret;
 
 	race_spin_ns(s->delay_ns);
+	s->reg_node = node_here();
 	role_set(role, "in UFFDIO_REGISTER", -1);
 	ret = reg_missing(x, 0, x->npages);
 	store_ns(&s->reg_ns, race_now_ns());
@@ -1009,8 +1067,9 @@ static size_t count_seen(const struct race *x, size_t first, size_t count)
  * ENOMEM makes the iteration inconclusive. A success after holes were seen
  * missing is right only if the handler filled them first (the reader's
  * touch raced ahead of the collapse): touch_seen() and the data check say.
+ * True if the registration returned during the last call: the window.
  */
-static void reg_outcome(struct race *x, const struct calls *cs, uint64_t reg,
+static bool reg_outcome(struct race *x, const struct calls *cs, uint64_t reg,
 			const char *who)
 {
 	const struct call *last = calls_last(cs);
@@ -1022,7 +1081,6 @@ static void reg_outcome(struct race *x, const struct calls *cs, uint64_t reg,
 			  cs->bad.start < reg ? "during" : "after",
 			  who, errno_name(cs->bad.ret),
 			  einval_hint(x, cs->bad.ret));
-	x->windows += last->start < reg && reg < last->end;
 	if (last->ret == ENOMEM)
 		x->inconclusive++;
 	if (last->ret)
@@ -1031,6 +1089,7 @@ static void reg_outcome(struct race *x, const struct calls *cs, uint64_t reg,
 		tally(&x->out, "collapsed-before-registration");
 	else
 		tally(&x->out, "collapsed-after-handler-filled-holes");
+	return last->start < reg && reg < last->end;
 }
 
 /* Holes not seen missing after the registration were collapsed: zeros. */
@@ -1044,6 +1103,116 @@ static void expect_collapsed_unseen(struct race *x, size_t first,
 			x->want[p] = W_ZERO;
 }
 
+/*
+ * Register a present page as an io_uring buffer (a FOLL_LONGTERM pin),
+ * hold it, let go, and again until the collapser is done; each span the
+ * page was surely pinned for is recorded. The unregistration waits for the
+ * ring's references to go (an RCU grace period: milliseconds in a VM), so
+ * the gap after it is at least as long as the whole pin took: the page is
+ * free at least half of the time.
+ */
+static void r1_pinner(void *arg, struct role *role)
+{
+	struct r1 *s = arg;
+	struct race *x = s->x;
+	uint64_t t0, from, end = race_now_ns() + STUCK_MS / 2 * 1000000ULL;
+	int ret;
+
+	race_spin_ns(s->pin_delay_ns);
+	while (!__atomic_load_n(&s->collapsed, __ATOMIC_ACQUIRE)) {
+		if (race_now_ns() > end) {
+			race_fail(x, "MADV_COLLAPSE did not return within %d ms",
+				  STUCK_MS / 2);
+			return;
+		}
+		role_set(role, "registering an io_uring buffer", s->pin_page);
+		t0 = race_now_ns();
+		ret = uring_pin_buffer(s->pinner, page_addr(x, s->pin_page),
+				       x->ps);
+		if (ret) {
+			race_fail(x, "io_uring_register_buffers() over page %zu: %s",
+				  s->pin_page, strerror(-ret));
+			return;
+		}
+		from = race_now_ns();
+		race_spin_ns(s->pin_hold_ns);
+		calls_add(&s->pins, from, race_now_ns(), 0);
+		role_set(role, "unregistering an io_uring buffer", s->pin_page);
+		uring_unpin_buffer(s->pinner);
+		race_spin_ns(s->pin_gap_ns + race_now_ns() - t0);
+	}
+}
+
+/*
+ * Which present page is pinned, when, for how long: drawn by the main
+ * thread. Pinned about a third of the time, so that collapses still succeed
+ * and registrations still race them.
+ */
+static void r1_plan_pins(struct race *x, struct r1 *s)
+{
+	memset(&s->pins, 0, sizeof(s->pins));
+	if (!s->pinner)
+		return;
+	s->pin_page = random_page(x, false);
+	s->pin_delay_ns = race_rng_below(&x->rng, x->call_ns / 2 + 1);
+	s->pin_hold_ns = race_rng_below(&x->rng, x->call_ns / 2 + 1);
+	s->pin_gap_ns = race_rng_below(&x->rng, x->call_ns + 1);
+}
+
+/*
+ * A collapse cannot succeed while a page of the range is pinned all along
+ * (it would leave the pin holder on a page no longer mapped): a success
+ * inside a pin span is a failure; any call inside one counts.
+ */
+static void r1_check_pins(struct race *x, struct r1 *s)
+{
+	const struct call *c, *p;
+	unsigned int i, j;
+
+	for (i = 0; i < s->calls.n; i++)
+		for (j = 0, c = &s->calls.c[i]; j < s->pins.n; j++) {
+			p = &s->pins.c[j];
+			if (p->start > c->start || c->end > p->end)
+				continue;
+			s->pinned_calls++;
+			if (!c->ret)
+				race_fail(x, "MADV_COLLAPSE succeeded while an io_uring buffer pinned page %zu for the whole call",
+					  s->pin_page);
+			break;
+		}
+}
+
+/* With a pinner: the registration returned during a call a pin overlapped. */
+static bool r1_pinned_window(struct r1 *s)
+{
+	const struct call *c;
+	unsigned int i;
+
+	for (i = 0; i < s->calls.n; i++) {
+		c = &s->calls.c[i];
+		if (c->start < s->reg_ns && s->reg_ns < c->end &&
+		    calls_overlap(&s->pins, c->start, c->end))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The window: the registration returned during the last call (with a
+ * pinner, which retries EAGAIN: during a call a pin overlapped); across
+ * nodes, with the two roles on different nodes.
+ */
+static bool r1_window(struct r1 *s, bool reg_in_call, unsigned int nodes)
+{
+	bool apart = s->col_node >= 0 && s->reg_node >= 0 &&
+		     s->col_node != s->reg_node;
+
+	s->apart += apart;
+	if (s->pinner)
+		return r1_pinned_window(s);
+	return reg_in_call && (!nodes || apart);
+}
+
 static void r1_iteration(struct race *x, struct team *t, struct r1 *s)
 {
 	reset_holes(x, 0, x->npages, R1_HOLES);
@@ -1054,23 +1223,33 @@ static void r1_iteration(struct race *x, struct team *t, struct r1 *s)
 	s->touch_late = race_rng_below(&x->rng, 2);
 	s->reg_ns = 0;
 	s->collapsed = 0;
+	s->col_node = s->reg_node = -1;
 	memset(&s->calls, 0, sizeof(s->calls));
+	r1_plan_pins(x, s);
 	handler_mark(x);
 	if (!team_round(x, t))
 		return;
-	reg_outcome(x, &s->calls, s->reg_ns, "the");
+	x->windows += r1_window(s, reg_outcome(x, &s->calls, s->reg_ns, "the"),
+				t->nodes);
+	if (s->pinner)
+		r1_check_pins(x, s);
 	handler_check(x);
 	unreg(x, 0, x->npages);
 	expect_collapsed_unseen(x, 0, x->npages);
 	verify_data(x, 0, x->npages);
 }
 
-static void run_reg_vs_collapse(struct race *x)
+/*
+ * Race 1 (and its variants): @s->pinner set adds a thread pinning pages
+ * through io_uring; @nodes binds the roles to different NUMA nodes.
+ */
+static void run_reg_vs_collapse(struct race *x, struct r1 *s,
+				unsigned int nodes)
 {
-	struct team t = { 0 };
-	struct r1 s = { .x = x };
+	struct team t = { .nodes = nodes };
 	const char *why = start_handler(x);
 
+	s->x = x;
 	if (why) {
 		race_fail(x, "%s", why);
 		return;
@@ -1078,11 +1257,13 @@ static void run_reg_vs_collapse(struct race *x)
 	calibrate(x, mem_is_shmem(x->r.type), R1_HOLES);
 	team_lead(&t, "collapser", r1_collapser);
 	team_add(&t, "registrar", r1_registrar);
-	if (!team_start(x, &t, &s))
+	if (s->pinner)
+		team_add(&t, "pinner", r1_pinner);
+	if (!team_start(x, &t, s))
 		return;
 	race_start(x, 1);
 	while (race_next(x))
-		r1_iteration(x, &t, &s);
+		r1_iteration(x, &t, s);
 	team_stop(x, &t);
 }
 
@@ -1502,16 +1683,6 @@ static void r3_disturber(void *arg, struct role *role)
 		r3_pin(s, role);
 	else if (s->action == D_TOUCH)
 		r3_touch(s, role);
-}
-
-static size_t random_page(struct race *x, bool hole)
-{
-	size_t p;
-
-	do {
-		p = race_rng_below(&x->rng, x->npages);
-	} while (x->hole[p] != hole);
-	return p;
 }
 
 static void r3_plan(struct race *x, struct r3 *s)
@@ -1970,7 +2141,7 @@ static void r5_round(struct race *x, struct r5_shared *sh)
 		r5_stuck(x, sh);
 		return;
 	}
-	collapse_until(x, &cs, &sh->reg_ns, &sh->collapsed);
+	collapse_until(x, &cs, &sh->reg_ns, &sh->collapsed, false);
 	if (!race_barrier_wait(&sh->done, STUCK_MS)) {
 		r5_stuck(x, sh);
 		return;
@@ -1984,7 +2155,7 @@ static void r5_round(struct race *x, struct r5_shared *sh)
 			x->changed[p] = true;
 		}
 	}
-	reg_outcome(x, &cs, sh->reg_ns, "the child's");
+	x->windows += reg_outcome(x, &cs, sh->reg_ns, "the child's");
 	expect_collapsed_unseen(x, 0, x->npages);
 	verify_data(x, 0, x->npages);
 }
@@ -2195,7 +2366,8 @@ static void race_verdict(struct __test_metadata *_metadata, struct race *x,
 
 
 static const char *test_setup(struct __test_metadata *_metadata,
-			      struct race *x, enum mem_type type, size_t npmd)
+			      struct race *x, enum mem_type type, size_t npmd,
+			      int node)
 {
 	char stream[128];
 
@@ -2203,7 +2375,7 @@ static const char *test_setup(struct __test_metadata *_metadata,
 		 _metadata->name);
 	diag("%s: seed %" PRIu64 " (replay with --seed %" PRIu64 ")",
 	     stream, opt.seed, opt.seed);
-	return race_init(x, type, npmd, stream);
+	return race_init(x, type, npmd, node, stream);
 }
 
 /* ---- the tests ---------------------------------------------------------- */
@@ -2221,7 +2393,7 @@ ADD_SHMEM_TYPES(race, ADD_TYPE);
 
 FIXTURE_SETUP(race)
 {
-	SKIP_IF(test_setup(_metadata, &self->x, variant->type, 1));
+	SKIP_IF(test_setup(_metadata, &self->x, variant->type, 1, -1));
 }
 
 FIXTURE_TEARDOWN(race)
@@ -2235,9 +2407,41 @@ FIXTURE_TEARDOWN(race)
  */
 TEST_F(race, reg_vs_collapse)
 {
-	run_reg_vs_collapse(&self->x);
+	struct r1 s = { 0 };
+
+	run_reg_vs_collapse(&self->x, &s, 0);
 	race_verdict(_metadata, &self->x,
 		     "registration returned during a MADV_COLLAPSE call");
+}
+
+/*
+ * Race 1 while a thread registers and unregisters io_uring buffers over a
+ * present page (EAGAIN is retried): the invariant holds, and no collapse
+ * succeeds while pinned.
+ */
+TEST_F(race, reg_vs_collapse_uring_pins)
+{
+	struct race *x = &self->x;
+	struct r1 s = { 0 };
+	int ret;
+
+	SKIP_IF(uring_probe());
+	s.pinner = uring_pinner();
+	ASSERT_NE(NULL, s.pinner) TH_LOG("io_uring_queue_init() failed");
+	ret = uring_pin_buffer(s.pinner, x->r.addr, x->ps);
+	if (ret) {
+		uring_pinner_free(s.pinner);
+		SKIP(return, "io_uring cannot register buffers over %s: %s",
+		     mem_type_name(x->r.type), strerror(-ret));
+	}
+	uring_unpin_buffer(s.pinner);
+	run_reg_vs_collapse(x, &s, 0);
+	diag("%s: %lu MADV_COLLAPSE calls ran wholly while a page was pinned",
+	     _metadata->name, s.pinned_calls);
+	if (!x->leak)
+		uring_pinner_free(s.pinner);
+	race_verdict(_metadata, x,
+		     "registration returned during a MADV_COLLAPSE call while a buffer pinned a page");
 }
 
 /*
@@ -2336,7 +2540,8 @@ ADD_SHMEM_TYPES(race_khugepaged, ADD_TYPE);
 
 FIXTURE_SETUP(race_khugepaged)
 {
-	SKIP_IF(test_setup(_metadata, &self->x, variant->type, R4_RANGES));
+	SKIP_IF(test_setup(_metadata, &self->x, variant->type, R4_RANGES,
+			   -1));
 }
 
 /* khugepaged's knobs back as they were, however the test ended. */
@@ -2380,7 +2585,7 @@ ADD_SHMEM_TYPES(race_shmem, ADD_TYPE);
 
 FIXTURE_SETUP(race_shmem)
 {
-	SKIP_IF(test_setup(_metadata, &self->x, variant->type, 1));
+	SKIP_IF(test_setup(_metadata, &self->x, variant->type, 1, -1));
 }
 
 FIXTURE_TEARDOWN(race_shmem)
@@ -2412,6 +2617,45 @@ TEST_F(race_shmem, other_process_reg_vs_collapse)
 	run_other_process(&self->x);
 	race_verdict(_metadata, &self->x,
 		     "the child's registration returned during a MADV_COLLAPSE call");
+}
+
+#define RACE_NODE 1	/* the memory's node; the collapser runs on node 0 */
+
+FIXTURE(race_numa) {
+	struct race x;
+};
+
+FIXTURE_VARIANT(race_numa) {
+	enum mem_type type;
+};
+
+ADD_TYPE(race_numa, anon, MEM_ANON);
+ADD_SHMEM_TYPES(race_numa, ADD_TYPE);
+
+FIXTURE_SETUP(race_numa)
+{
+	SKIP_IF(node_probe(RACE_NODE + 1));
+	SKIP_IF(test_setup(_metadata, &self->x, variant->type, 1, RACE_NODE));
+}
+
+FIXTURE_TEARDOWN(race_numa)
+{
+	race_fini(&self->x);
+}
+
+/*
+ * Race 1 with memory on node 1, the collapser bound to node 0 and the
+ * registrar to node 1 (numa_run_on_node): the invariant holds there too.
+ */
+TEST_F(race_numa, reg_vs_collapse_across_nodes)
+{
+	struct r1 s = { 0 };
+
+	run_reg_vs_collapse(&self->x, &s, RACE_NODE + 1);
+	diag("%s: the collapser and the registrar ran on different nodes in %lu of %lu iterations",
+	     _metadata->name, s.apart, self->x.budget.iters);
+	race_verdict(_metadata, &self->x,
+		     "registration returned during a MADV_COLLAPSE call on another node");
 }
 
 /* ---- make bench --------------------------------------------------------- */
@@ -2467,7 +2711,7 @@ static void bench_type(enum mem_type type)
 	int r;
 
 	for (r = 1; r <= 2; r++) {
-		why = race_init(&x, type, 1, r == 1 ? "bench.1" : "bench.2");
+		why = race_init(&x, type, 1, -1, r == 1 ? "bench.1" : "bench.2");
 		if (why) {
 			printf("race%d   %-6s skipped: %s\n", r,
 			       mem_type_name(type), why);
@@ -2477,7 +2721,7 @@ static void bench_type(enum mem_type type)
 		refused = bench_ceiling(&x, true);
 		collapsing = bench_ceiling(&x, false);
 		if (r == 1)
-			run_reg_vs_collapse(&x);
+			run_reg_vs_collapse(&x, &(struct r1){ 0 }, 0);
 		else
 			run_fill_vs_collapse(&x);
 		bench_row(r == 1 ? "race1" : "race2", type, &x, refused,

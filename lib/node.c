@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 
 #include "node.h"
@@ -37,6 +38,18 @@ int node_of(void *addr)
 	return status;
 }
 
+int node_run_on(int node)
+{
+	return numa_run_on_node(node);
+}
+
+int node_here(void)
+{
+	int cpu = sched_getcpu();
+
+	return cpu < 0 ? -1 : numa_node_of_cpu(cpu);
+}
+
 #else /* !HAVE_LIBNUMA */
 
 const char *node_probe(int nr)
@@ -54,6 +67,17 @@ int node_of(void *addr)
 {
 	(void)addr;
 	return -ENOSYS;
+}
+
+int node_run_on(int node)
+{
+	(void)node;
+	return -1;
+}
+
+int node_here(void)
+{
+	return -1;
 }
 
 #endif

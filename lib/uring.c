@@ -98,28 +98,43 @@ int uring_read_async(int fd, void *buf, size_t len, off_t off)
 
 struct uring_pin {
 	struct io_uring ring;
+	bool pinned;
 };
 
-struct uring_pin *uring_pin(void *addr, size_t len)
+struct uring_pin *uring_pinner(void)
 {
-	struct iovec iov = { .iov_base = addr, .iov_len = len };
-	struct uring_pin *pin = malloc(sizeof(*pin));
+	struct uring_pin *pin = calloc(1, sizeof(*pin));
 
-	if (!pin || io_uring_queue_init(4, &pin->ring, 0)) {
-		free(pin);
-		return NULL;
-	}
-	if (io_uring_register_buffers(&pin->ring, &iov, 1)) {
-		io_uring_queue_exit(&pin->ring);
+	if (pin && io_uring_queue_init(4, &pin->ring, 0)) {
 		free(pin);
 		return NULL;
 	}
 	return pin;
 }
 
-void uring_unpin(struct uring_pin *pin)
+int uring_pin_buffer(struct uring_pin *pin, void *addr, size_t len)
 {
-	io_uring_unregister_buffers(&pin->ring);
+	struct iovec iov = { .iov_base = addr, .iov_len = len };
+	int ret = io_uring_register_buffers(&pin->ring, &iov, 1);
+
+	pin->pinned = !ret;
+	return ret;
+}
+
+int uring_unpin_buffer(struct uring_pin *pin)
+{
+	int ret = io_uring_unregister_buffers(&pin->ring);
+
+	pin->pinned = false;
+	return ret;
+}
+
+void uring_pinner_free(struct uring_pin *pin)
+{
+	if (!pin)
+		return;
+	if (pin->pinned)
+		io_uring_unregister_buffers(&pin->ring);
 	io_uring_queue_exit(&pin->ring);
 	free(pin);
 }
@@ -143,15 +158,42 @@ int uring_read_async(int fd, void *buf, size_t len, off_t off)
 	return -ENOSYS;
 }
 
-struct uring_pin *uring_pin(void *addr, size_t len)
+struct uring_pin *uring_pinner(void)
 {
-	(void)addr, (void)len;
 	return NULL;
 }
 
-void uring_unpin(struct uring_pin *pin)
+int uring_pin_buffer(struct uring_pin *pin, void *addr, size_t len)
+{
+	(void)pin, (void)addr, (void)len;
+	return -ENOSYS;
+}
+
+int uring_unpin_buffer(struct uring_pin *pin)
+{
+	(void)pin;
+	return -ENOSYS;
+}
+
+void uring_pinner_free(struct uring_pin *pin)
 {
 	(void)pin;
 }
 
 #endif
+
+struct uring_pin *uring_pin(void *addr, size_t len)
+{
+	struct uring_pin *pin = uring_pinner();
+
+	if (pin && uring_pin_buffer(pin, addr, len)) {
+		uring_pinner_free(pin);
+		return NULL;
+	}
+	return pin;
+}
+
+void uring_unpin(struct uring_pin *pin)
+{
+	uring_pinner_free(pin);
+}

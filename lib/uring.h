@@ -22,8 +22,18 @@ int uring_madvise(void *addr, size_t len, int advice);
  */
 int uring_read_async(int fd, void *buf, size_t len, off_t off);
 
-/* A ring whose registered buffers pin [@addr, @addr + @len) (FOLL_LONGTERM). */
+/*
+ * A ring whose registered buffers pin pages (FOLL_LONGTERM), again and
+ * again: uring_pin_buffer() pins [@addr, @addr + @len) (0 or -errno),
+ * uring_unpin_buffer() lets go, uring_pinner_free() lets go and frees.
+ */
 struct uring_pin;
+struct uring_pin *uring_pinner(void);
+int uring_pin_buffer(struct uring_pin *pin, void *addr, size_t len);
+int uring_unpin_buffer(struct uring_pin *pin);
+void uring_pinner_free(struct uring_pin *pin);
+
+/* A new ring with [@addr, @addr + @len) pinned, or NULL; and its undoing. */
 struct uring_pin *uring_pin(void *addr, size_t len);
 void uring_unpin(struct uring_pin *pin);
 
