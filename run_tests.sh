@@ -20,6 +20,7 @@ BINARIES="uffd_collapse_test madv_collapse_race"
 export UFFD_RACE_SEED UFFD_RACE_STRESS UFFD_RACE_BUDGET_MS
 timeout_s=$(sed -n 's/^timeout=//p' "$here/settings" 2>/dev/null)
 timeout_s=${timeout_s:-300}
+DEFAULT_BUDGET_MS=400	# madv_collapse_race's, per race
 
 usage()
 {
@@ -32,7 +33,9 @@ Usage: $0 [-h] [-l] [-v] [-b BINARY] [-t TEST]
              name (all its variants); may be given more than once
   -v         verbose: show the knobs set and restored
 Environment: OUTPUT=<dir> where the binaries are (default: beside this
-script, else ./build).
+script, else ./build). UFFD_RACE_SEED, UFFD_RACE_STRESS, UFFD_RACE_BUDGET_MS
+reach madv_collapse_race (see its -h); its timeout ($timeout_s s, from
+settings) grows with the last two.
 EOF
 }
 
@@ -116,6 +119,29 @@ select_args()
 	done
 }
 
+# $1 if it is a decimal number, else $2.
+number_or()
+{
+	case $1 in
+	'' | *[!0-9]*) echo "$2" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# The timeout of binary $1: settings' one, times the races' budget factor
+# (a bad value is the binary's to report).
+binary_timeout()
+{
+	factor=1
+	if [ "$1" = madv_collapse_race ]; then
+		factor=$(( $(number_or "$UFFD_RACE_STRESS" 1) *
+			   $(number_or "$UFFD_RACE_BUDGET_MS" $DEFAULT_BUDGET_MS) ))
+		factor=$(( (factor + DEFAULT_BUDGET_MS - 1) / DEFAULT_BUDGET_MS ))
+		[ "$factor" -ge 1 ] || factor=1
+	fi
+	echo $(( timeout_s * factor ))
+}
+
 # Run binary $1 (its selected tests) with its output as KTAP diagnostics;
 # its exit status goes to $saved.rc (255: no test of it selected).
 run_binary()
@@ -126,7 +152,7 @@ run_binary()
 		[ -n "$args" ] || { echo 255 > "$saved.rc"; return; }
 	fi
 	tmo=
-	command -v timeout >/dev/null && tmo="timeout $timeout_s"
+	command -v timeout >/dev/null && tmo="timeout $(binary_timeout "$1")"
 	# shellcheck disable=SC2086
 	{ $tmo "$bindir/$1" $args 2>&1; echo $? > "$saved.rc"; } |
 		tee "$saved.out" | sed 's/^/# /'
