@@ -2482,24 +2482,6 @@ static const char *const fast_knobs[][2] = {
 };
 static char fast_saved[ARRAY_SIZE(fast_knobs)][32];
 
-/* Read a knob's value (lib/thp keeps its reader to itself). */
-static void knob_read(const char *name, char *buf, size_t size)
-{
-	char path[160];
-	ssize_t n = -1;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/kernel/mm/transparent_hugepage/%s",
-		 name);
-	fd = open(path, O_RDONLY);
-	if (fd >= 0) {
-		n = read(fd, buf, size - 1);
-		close(fd);
-	}
-	buf[n > 0 ? n : 0] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-}
-
 /*
  * khugepaged made fast: a full scan of every process registered with it
  * (other processes' huge MADV_HUGEPAGE mappings too, such as a VM's RAM)
@@ -2512,9 +2494,11 @@ static void khugepaged_fast(void)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(fast_knobs); i++) {
-		knob_read(fast_knobs[i][0], fast_saved[i],
-			  sizeof(fast_saved[i]));
-		thp_knob_set(fast_knobs[i][0], fast_knobs[i][1]);
+		if (thp_knob_get(fast_knobs[i][0], fast_saved[i],
+				 sizeof(fast_saved[i])))
+			fast_saved[i][0] = '\0';
+		else
+			thp_knob_set(fast_knobs[i][0], fast_knobs[i][1]);
 	}
 }
 

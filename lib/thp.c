@@ -149,6 +149,14 @@ int thp_knob_set(const char *name, const char *value)
 	return write_file(path, value);
 }
 
+int thp_knob_get(const char *name, char *value, size_t size)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), THP_DIR "%s", name);
+	return read_knob(path, value, size);
+}
+
 void thp_mthp_set(const char *name, const char *value)
 {
 	char pattern[160], pmd_dir[64];

@@ -27,6 +27,8 @@ void thp_knobs_for_suite(void);
 void thp_knobs_restore(void);
 /* @name is relative to /sys/kernel/mm/transparent_hugepage/. */
 int thp_knob_set(const char *name, const char *value);
+/* The knob's value ("[madvise]" -> "madvise") into @value; 0 or -1. */
+int thp_knob_get(const char *name, char *value, size_t size);
 /*
  * Set every hugepages-<size>kB/@name (mTHP) knob but the PMD size's to
  * @value: the PMD size's own is never touched by this, since "never" there
