@@ -55,6 +55,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -82,6 +83,7 @@
 #define SLEEP_SLACK_NS		100000	/* sleeps wake this late */
 #define MAX_CALLS		16
 #define CALLS_PER_ROUND		10000	/* calls in a round, at most */
+#define BATCH			64	/* pages punched or filled a syscall */
 
 #define R1_HOLES	2
 #define R2_HOLES	8
@@ -156,6 +158,10 @@ struct race {
 	struct ref_words *ref;
 	char *buf;		/* pread() of the whole file */
 	char *page_buf;		/* one page, for pwrite() */
+	char *batch_buf;	/* BATCH pages, for process_vm_writev() */
+	size_t *to_punch, *to_fill;	/* reset_holes()'s pages */
+	int pidfd;		/* for process_madvise(); -1: page by page */
+	pid_t pid;		/* whose pidfd, and whose memory to write */
 	int uffd;
 	bool handling;
 	struct uffd_handler h;
@@ -242,8 +248,12 @@ static bool race_alloc(struct race *x)
 	x->ref = calloc(n, sizeof(*x->ref));
 	x->buf = aligned_alloc(x->ps, x->r.size);
 	x->page_buf = aligned_alloc(x->ps, x->ps);
+	x->batch_buf = aligned_alloc(x->ps, BATCH * x->ps);
+	x->to_punch = calloc(n, sizeof(*x->to_punch));
+	x->to_fill = calloc(n, sizeof(*x->to_fill));
 	return x->want && x->changed && x->hole && x->missing && x->seen &&
-	       x->ref && x->buf && x->page_buf;
+	       x->ref && x->buf && x->page_buf && x->batch_buf &&
+	       x->to_punch && x->to_fill;
 }
 
 /* The budget starts now (set-up and calibration are not part of it). */
@@ -267,6 +277,7 @@ static const char *race_init(struct race *x, enum mem_type type, size_t npmd,
 	memset(x, 0, sizeof(*x));
 	x->uffd = -1;
 	x->r.fd = -1;
+	x->pidfd = -1;
 	why = collapse_test_why_not();
 	if (why)
 		return why;
@@ -282,6 +293,10 @@ static const char *race_init(struct race *x, enum mem_type type, size_t npmd,
 	x->uffd = uffd_open(0);
 	if (x->uffd < 0)
 		return "cannot open a userfaultfd";
+	x->pid = getpid();
+#ifdef __NR_pidfd_open
+	x->pidfd = syscall(__NR_pidfd_open, x->pid, 0);
+#endif
 	race_rng_seed(&x->rng, opt.seed, stream);
 	race_start(x, 1);
 	return NULL;
@@ -295,6 +310,8 @@ static void race_fini(struct race *x)
 		uffd_handler_stop(&x->h);
 	if (x->uffd >= 0)
 		close(x->uffd);
+	if (x->pidfd >= 0)
+		close(x->pidfd);
 	mem_region_destroy(&x->r);
 	free(x->want);
 	free(x->changed);
@@ -304,6 +321,9 @@ static void race_fini(struct race *x)
 	free(x->ref);
 	free(x->buf);
 	free(x->page_buf);
+	free(x->batch_buf);
+	free(x->to_punch);
+	free(x->to_fill);
 }
 
 /* One more iteration, while the budget lasts and nothing failed. */
@@ -337,16 +357,85 @@ static int punch(struct race *x, size_t p)
 		       MADV_DONTNEED : MADV_REMOVE);
 }
 
-/* PATTERN_FILL into page @p: pwrite() for files, stores otherwise. */
-static int write_fill(struct race *x, size_t p, char *buf)
+/* process_madvise() of our own memory: -1 where the headers lack it. */
+static long self_madvise(struct race *x, struct iovec *iov, size_t n, int adv)
 {
-	if (x->r.fd < 0) {
-		pattern_fill(page_addr(x, p), x->ps, PATTERN_FILL, p);
-		return 0;
+#ifdef __NR_process_madvise
+	if (x->pidfd >= 0 && x->pid == getpid())
+		return syscall(__NR_process_madvise, x->pidfd, iov, n, adv, 0);
+#endif
+	errno = ENOSYS;
+	return -1;
+}
+
+/*
+ * Punch the @n pages @pages[]: without a file, one process_madvise() per
+ * BATCH pages (kernels since 6.13 take any advice for the caller itself,
+ * and since 6.16 flush the TLB once for all of them), else (or if it
+ * fails once) page by page; a fallocate() each in a file.
+ */
+static void punch_pages(struct race *x, const size_t *pages, size_t n)
+{
+	int adv = x->r.type == MEM_ANON ? MADV_DONTNEED : MADV_REMOVE;
+	struct iovec iov[BATCH];
+	size_t i = 0, k;
+
+	while (x->r.fd < 0 && x->pidfd >= 0 && i < n) {
+		for (k = 0; k < BATCH && i + k < n; k++) {
+			iov[k].iov_base = page_addr(x, pages[i + k]);
+			iov[k].iov_len = x->ps;
+		}
+		if (self_madvise(x, iov, k, adv) != (long)(k * x->ps)) {
+			close(x->pidfd);
+			x->pidfd = -1;
+			i = 0;	/* again, page by page */
+			break;
+		}
+		i += k;
 	}
-	pattern_fill(buf, x->ps, PATTERN_FILL, p);
-	return pwrite(x->r.fd, buf, x->ps, p * x->ps) == (ssize_t)x->ps ?
-	       0 : -1;
+	for (; i < n; i++)
+		if (punch(x, pages[i]))
+			race_fail(x, "punching page %zu: %s", pages[i],
+				  strerror(errno));
+}
+
+/*
+ * PATTERN_FILL into the @n pages @pages[]: for memory without a file,
+ * process_vm_writev() per BATCH pages, so that the kernel faults a missing
+ * page in, not a user page fault (several times dearer in a VM), else
+ * stores; a pwrite() each in a file.
+ */
+static void fill_pages(struct race *x, const size_t *pages, size_t n)
+{
+	struct iovec local[BATCH], remote[BATCH];
+	size_t i = 0, k;
+
+	while (x->r.fd < 0 && x->pid == getpid() && i < n) {
+		for (k = 0; k < BATCH && i + k < n; k++) {
+			local[k].iov_base = x->batch_buf + k * x->ps;
+			local[k].iov_len = x->ps;
+			remote[k].iov_base = page_addr(x, pages[i + k]);
+			remote[k].iov_len = x->ps;
+			pattern_fill(local[k].iov_base, x->ps, PATTERN_FILL,
+				     pages[i + k]);
+		}
+		if (process_vm_writev(x->pid, local, k, remote, k, 0) !=
+		    (ssize_t)(k * x->ps))
+			break;	/* this batch and the rest: stores */
+		i += k;
+	}
+	for (; i < n; i++) {
+		if (x->r.fd < 0) {
+			pattern_fill(page_addr(x, pages[i]), x->ps,
+				     PATTERN_FILL, pages[i]);
+			continue;
+		}
+		pattern_fill(x->page_buf, x->ps, PATTERN_FILL, pages[i]);
+		if (pwrite(x->r.fd, x->page_buf, x->ps, pages[i] * x->ps) !=
+		    (ssize_t)x->ps)
+			race_fail(x, "refilling page %zu: %s", pages[i],
+				  strerror(errno));
+	}
 }
 
 static void pick_holes(struct race *x, size_t first, size_t count, size_t n)
@@ -368,11 +457,14 @@ static void pick_holes(struct race *x, size_t first, size_t count, size_t n)
  * Fault in one present page of the range: punching a hole in a PMD-mapped
  * huge page zaps the PMD, and 6.1's MADV_COLLAPSE says EINVAL over a PMD
  * with no page table (SCAN_PMD_NONE) after it has collapsed the page cache.
+ * Anonymous memory has no page cache: its huge PMD is split, not zapped.
  */
 static void map_one(struct race *x, size_t first, size_t count)
 {
 	size_t p;
 
+	if (!mem_is_shmem(x->r.type))
+		return;
 	for (p = first; p < first + count; p++)
 		if (!x->hole[p]) {
 			(void)*(volatile char *)page_addr(x, p);
@@ -386,20 +478,19 @@ static void map_one(struct race *x, size_t first, size_t count)
  */
 static void reset_holes(struct race *x, size_t first, size_t count, size_t n)
 {
-	size_t p;
+	size_t p, np = 0, nf = 0;
 
 	pick_holes(x, first, count, n);
 	for (p = first; p < first + count; p++) {
 		x->changed[p] = x->hole[p] || x->want[p] != W_FILL;
-		if (x->hole[p] && x->want[p] != W_HOLE && punch(x, p))
-			race_fail(x, "punching page %zu: %s", p,
-				  strerror(errno));
-		else if (!x->hole[p] && x->want[p] != W_FILL &&
-			 write_fill(x, p, x->page_buf))
-			race_fail(x, "refilling page %zu: %s", p,
-				  strerror(errno));
+		if (x->hole[p] && x->want[p] != W_HOLE)
+			x->to_punch[np++] = p;
+		else if (!x->hole[p] && x->want[p] != W_FILL)
+			x->to_fill[nf++] = p;
 		x->want[p] = x->hole[p] ? W_HOLE : W_FILL;
 	}
+	fill_pages(x, x->to_fill, nf);
+	punch_pages(x, x->to_punch, np);
 	map_one(x, first, count);
 }
 
