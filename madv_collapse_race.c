@@ -626,6 +626,7 @@ static void verify_data(struct race *x, size_t first, size_t count)
 struct role {
 	const char *name;
 	unsigned int idx;
+	bool crowded;		/* the team's threads outnumber the CPUs */
 	const char *doing;	/* NULL when done; else what it waits for */
 	long page;
 };
@@ -961,6 +962,9 @@ static bool team_start(struct race *x, struct team *t, void *arg)
 	unsigned int i;
 
 	t->arg = arg;
+	for (i = 0; i < t->nr; i++)
+		t->role[i].crowded = t->nr + 1 > race_cpus();
+	t->lead_role.crowded = t->nr + 1 > race_cpus();
 	race_barrier_init(&t->start, t->nr + 1, START_SPIN_US);
 	race_barrier_init(&t->go, t->nr + 1, GO_SPIN_US);
 	race_barrier_init(&t->done, t->nr + 1, START_SPIN_US);
@@ -1284,13 +1288,18 @@ static void sleep_until(uint64_t t)
 /*
  * Wait until @t: sleep while it is far, so that threads outnumbering the
  * CPUs leave them to the others, and spin the last stretch to be on time.
+ * When they do outnumber them (@crowded), spin yielding: a thread whose
+ * moment came may be queued on this CPU, and would otherwise wait for the
+ * end of this spin, or for the next tick, to run.
  */
-static void spin_until(uint64_t t)
+static void spin_until(uint64_t t, bool crowded)
 {
 	uint64_t now = race_now_ns();
 
 	if (t > now + 2 * SLEEP_SLACK_NS)
 		sleep_until(t - SLEEP_SLACK_NS);
+	while (crowded && race_now_ns() < t)
+		sched_yield();
 	now = race_now_ns();
 	if (t > now)
 		race_spin_ns(t - now);
@@ -1312,7 +1321,7 @@ static void r2_writer(void *arg, struct role *role)
 	int k;
 
 	for (k = 0; k < R2_FILLS; k++) {
-		spin_until(t0 + j[k].delay_ns);
+		spin_until(t0 + j[k].delay_ns, role->crowded);
 		role_set(role, fill_name[j[k].how], j[k].page);
 		j[k].start = race_now_ns();
 		if (do_fill(s->x, &j[k]))
@@ -1643,7 +1652,7 @@ static void r3_disturber(void *arg, struct role *role)
 {
 	struct r3 *s = arg;
 
-	spin_until(race_now_ns() + s->delay_ns);
+	spin_until(race_now_ns() + s->delay_ns, role->crowded);
 	if (s->action == D_FILL)
 		r3_fill(s, role);
 	else if (s->action == D_PIN)
