@@ -4,6 +4,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -215,13 +216,53 @@ static int missing_by_seek(const struct region *r, bool *missing)
 	return 0;
 }
 
+static int pagemap_fd = -1;
+
+/* In a child after fork(): the inherited fd reads the parent's mm. */
+static void pagemap_forget(void)
+{
+	if (pagemap_fd >= 0)
+		close(pagemap_fd);
+	pagemap_fd = -1;
+}
+
+static void pagemap_init(void)
+{
+	pthread_atfork(NULL, NULL, pagemap_forget);
+}
+
+/*
+ * /proc/self/pagemap, opened once per process: opening and closing it
+ * cost about as much as reading a PMD's entries. Threads may race to open
+ * it; one fd wins.
+ */
+static int pagemap(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	int fd, none = -1;
+
+	pthread_once(&once, pagemap_init);
+	fd = __atomic_load_n(&pagemap_fd, __ATOMIC_ACQUIRE);
+	if (fd >= 0)
+		return fd;
+	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (!__atomic_compare_exchange_n(&pagemap_fd, &none, fd, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		close(fd);
+		return none;
+	}
+	return fd;
+}
+
 /* Present or swapped PTEs, by /proc/self/pagemap. */
 static int missing_by_pagemap(const struct region *r, bool *missing)
 {
 	size_t i, n = mem_pages(r);
 	uint64_t *ent = calloc(n, sizeof(*ent));
 	off_t off = (uintptr_t)r->addr / r->page_size * sizeof(*ent);
-	int fd = open("/proc/self/pagemap", O_RDONLY), ret = -1;
+	int fd = pagemap(), ret = -1;
 
 	if (fd >= 0 && ent &&
 	    pread(fd, ent, n * sizeof(*ent), off) == (ssize_t)(n * sizeof(*ent))) {
@@ -229,8 +270,6 @@ static int missing_by_pagemap(const struct region *r, bool *missing)
 			missing[i] = !(ent[i] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED));
 		ret = 0;
 	}
-	if (fd >= 0)
-		close(fd);
 	free(ent);
 	return ret;
 }
