@@ -3015,6 +3015,8 @@ int main(int argc, char **argv)
 			return KSFT_FAIL;
 		return test_harness_run(2, help) == KSFT_SKIP ? 0 : KSFT_FAIL;
 	}
+	if (ret != 1 && harness_lists_only(argc, argv))
+		return test_harness_run(argc, argv);
 	thp_knobs_guard();
 	thp_knobs_for_suite();
 	if (ret == 1)

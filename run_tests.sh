@@ -21,6 +21,7 @@ export UFFD_RACE_SEED UFFD_RACE_STRESS UFFD_RACE_BUDGET_MS
 timeout_s=$(sed -n 's/^timeout=//p' "$here/settings" 2>/dev/null)
 timeout_s=${timeout_s:-300}
 DEFAULT_BUDGET_MS=400	# madv_collapse_race's, per race
+LOCK_WAIT_S=600		# as lib/thp.c's
 
 usage()
 {
@@ -119,6 +120,26 @@ select_args()
 	done
 }
 
+# One run of the suite at a time (lib/thp.c says why), where flock(1) is
+# (busybox has none; a VM runs one suite anyway). The lock's descriptor
+# goes down to the binaries: their flock() on the same open file succeeds.
+lock_suite()
+{
+	command -v flock >/dev/null 2>&1 || return 0
+	for dir in /run/lock /tmp; do
+		[ -d "$dir" ] && [ -w "$dir" ] && break
+	done
+	{ exec 9>>"$dir/uffd-collapse-suite.lock"; } 2>/dev/null || return 0
+	if ! flock -n 9; then
+		echo "waiting for another run of the suite to put the THP knobs back" >&2
+		if ! flock -w "$LOCK_WAIT_S" 9; then
+			echo "Bail out! another run of the suite held the THP knobs for $LOCK_WAIT_S s"
+			exit $KSFT_FAIL
+		fi
+	fi
+	export UFFD_SUITE_LOCK_FD=9
+}
+
 # $1 if it is a decimal number, else $2.
 number_or()
 {
@@ -209,6 +230,7 @@ if [ -n "$why" ]; then
 	exit $KSFT_SKIP
 fi
 
+lock_suite
 saved=$(mktemp)
 trap cleanup EXIT
 trap 'exit 130' INT

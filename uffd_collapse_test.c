@@ -37,12 +37,6 @@
 #define KHUGEPAGED_WAIT_MS	30000
 #define CHILD_WAIT_MS		10000
 
-static void __attribute__((constructor)) suite_init(void)
-{
-	thp_knobs_guard();
-	thp_knobs_for_suite();
-}
-
 struct scenario {
 	struct region r;
 	size_t npages;
@@ -846,4 +840,12 @@ TEST_F(numa, missing_holes_ebusy_pages_stay)
 	expect_hole_events(_metadata, s, s->r.addr, 0, s->npages, 1);
 }
 
-TEST_HARNESS_MAIN
+/* The knobs are saved, and set for the suite, only for a run of tests. */
+int main(int argc, char **argv)
+{
+	if (!harness_lists_only(argc, argv)) {
+		thp_knobs_guard();
+		thp_knobs_for_suite();
+	}
+	return test_harness_run(argc, argv);
+}

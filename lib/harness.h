@@ -9,6 +9,9 @@
 #ifndef UFFD_SUITE_HARNESS_H
 #define UFFD_SUITE_HARNESS_H
 
+#include <stdbool.h>
+#include <string.h>
+
 #include "mem.h"
 
 /* SKIP the test with the reason @why_expr gives, unless it is NULL. */
@@ -17,6 +20,17 @@
 	if (__why)							\
 		SKIP(return, "%s", __why);				\
 } while (0)
+
+/* Does @argv only ask the harness for its help or its list (-h, -l)? */
+static inline bool harness_lists_only(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "-l"))
+			return true;
+	return false;
+}
 
 /* Variants: a memory type, or one collapsed by madvise() and by io_uring. */
 #define ADD_TYPE(fixture, name, mtype)					\

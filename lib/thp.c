@@ -2,12 +2,14 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +19,8 @@
 
 #define THP_DIR "/sys/kernel/mm/transparent_hugepage/"
 #define MAX_KNOBS 64
+#define LOCK_NAME "uffd-collapse-suite.lock"
+#define LOCK_WAIT_S 600
 
 struct knob {
 	char path[160];
@@ -127,6 +131,58 @@ static void restore_on_signal(int sig)
 	raise(sig);
 }
 
+/*
+ * The lock's descriptor: the one run_tests.sh holds it on and passes down
+ * (flock() on the same open file succeeds at once), else our own.
+ */
+static int lock_fd(void)
+{
+	static const char *const dirs[] = { "/run/lock", "/tmp" };
+	const char *env = getenv("UFFD_SUITE_LOCK_FD");
+	char path[64];
+	size_t i;
+	int fd;
+
+	if (env && *env) {
+		fd = atoi(env);
+		if (fd > 2 && fcntl(fd, F_GETFD) >= 0)
+			return fd;
+	}
+	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
+		snprintf(path, sizeof(path), "%s/" LOCK_NAME, dirs[i]);
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			return fd;
+	}
+	return -1;
+}
+
+/*
+ * One run of the suite at a time: the knobs are global, and a run started
+ * while another had set them would save the suite's values as the
+ * originals, and put those back at its exit. Wait for the other run, at
+ * most LOCK_WAIT_S; the lock goes with the process.
+ */
+static void knobs_lock(void)
+{
+	int fd = lock_fd(), tries = 0;
+
+	if (fd < 0)
+		return;	/* nowhere to lock */
+	while (flock(fd, LOCK_EX | LOCK_NB)) {
+		if (errno != EWOULDBLOCK)
+			return;
+		if (!tries)
+			fprintf(stderr, "waiting for another run of the suite to put the THP knobs back\n");
+		if (++tries > LOCK_WAIT_S * 10) {
+			printf("Bail out! another run of the suite held the THP knobs for %d s\n",
+			       LOCK_WAIT_S);
+			exit(1);	/* KSFT_FAIL; nothing set yet */
+		}
+		usleep(100000);
+	}
+}
+
 void thp_knobs_guard(void)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
@@ -135,6 +191,7 @@ void thp_knobs_guard(void)
 	if (guarded)
 		return;
 	guarded = true;
+	knobs_lock();
 	save_all_knobs();
 	atexit(thp_knobs_restore);
 	for (i = 0; i < ARRAY_SIZE(sigs); i++)

@@ -14,7 +14,8 @@ size_t thp_pmd_size(void);
 
 /*
  * Save every THP/khugepaged knob and arrange for them to be written back at
- * exit() and on SIGINT/SIGTERM/SIGHUP/SIGQUIT. Idempotent.
+ * exit() and on SIGINT/SIGTERM/SIGHUP/SIGQUIT. Idempotent. First waits for
+ * any other run of the suite to end (a lock file in /run/lock or /tmp).
  */
 void thp_knobs_guard(void);
 /*
