@@ -893,9 +893,11 @@ static void call_done(struct race *x, bool registered)
  * The length of a MADV_COLLAPSE of the whole range with holes: under
  * MODE_MISSING (@registered: shmem does the whole collapse before it
  * refuses) or not (anon refuses at once when registered, so what takes
- * time there is a collapse that succeeds). The second shortest of six
+ * time there is a collapse that succeeds). Each call is set up as an
+ * iteration sets up its own (call_setup()). The second shortest of six
  * calls, the first untimed: the first huge pages of a fresh machine (or
  * VM) come slowly, and a moment drawn past the calls never races them.
+ * Race 1 then follows the length of its own calls (r1_track()).
  */
 static void calibrate(struct race *x, bool registered, size_t holes)
 {
@@ -903,18 +905,11 @@ static void calibrate(struct race *x, bool registered, size_t holes)
 	int i, j;
 
 	for (i = 0; i < CALIBRATE_CALLS && !race_failed(x); i++) {
-		reset_holes(x, 0, x->npages, holes);
-		if (registered && reg_missing(x, 0, x->npages))
-			race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
+		call_setup(x, registered, holes);
 		t = race_now_ns();
 		collapse(x->r.addr, x->r.size);
 		d[i] = i ? race_now_ns() - t : UINT64_MAX;
-		if (registered)
-			unreg(x, 0, x->npages);
-		else
-			for (j = 0; j < (int)x->npages; j++)
-				if (x->hole[j])
-					x->want[j] = W_ZERO_OR_HOLE;
+		call_done(x, registered);
 	}
 	for (i = 1; i < CALIBRATE_CALLS; i++)
 		for (j = i; j > 0 && d[j - 1] > d[j]; j--) {
@@ -1148,6 +1143,7 @@ struct r1 {
 	/* reg_vs_collapse_across_nodes: where the two roles ran */
 	int col_node, reg_node;
 	unsigned long apart;	/* iterations they ran on different nodes */
+	unsigned long quarter[4];	/* where in a call registrations returned */
 };
 
 static uint64_t load_ns(uint64_t *t)
@@ -1392,6 +1388,32 @@ static bool r1_window(struct r1 *s, bool reg_in_call, unsigned int nodes)
 	return reg_in_call && (!nodes || apart);
 }
 
+/*
+ * Where in its call the registration returned, by quarter. And the length
+ * of the round's first call, if the registration had not returned before
+ * it began, into the calibrated length the moments are drawn from: the
+ * race's calls, among its threads, last longer than calibrate()'s.
+ */
+static void r1_track(struct race *x, struct r1 *s)
+{
+	const struct call *c;
+	unsigned int i;
+	int64_t d;
+
+	for (i = 0; i < s->calls.n; i++) {
+		c = &s->calls.c[i];
+		if (c->start < s->reg_ns && s->reg_ns < c->end)
+			s->quarter[(s->reg_ns - c->start) * 4 /
+				   (c->end - c->start)]++;
+	}
+	c = &s->calls.c[0];
+	if (s->calls.total && s->calls.total <= MAX_CALLS &&
+	    c->start < s->reg_ns) {
+		d = (int64_t)(c->end - c->start) - (int64_t)x->call_ns;
+		x->call_ns += d / 8;
+	}
+}
+
 static void r1_iteration(struct race *x, struct team *t, struct r1 *s)
 {
 	reset_holes(x, 0, x->npages, R1_HOLES);
@@ -1412,6 +1434,7 @@ static void r1_iteration(struct race *x, struct team *t, struct r1 *s)
 				t->nodes);
 	if (s->pinner)
 		r1_check_pins(x, s);
+	r1_track(x, s);
 	handler_check(x);
 	unreg(x, 0, x->npages);
 	expect_collapsed_unseen(x, 0, x->npages);
@@ -1446,6 +1469,9 @@ static void run_reg_vs_collapse(struct race *x, struct r1 *s,
 	while (race_next(x))
 		r1_iteration(x, &t, s);
 	team_stop(x, &t);
+	diag("registrations returned in the 1st/2nd/3rd/4th quarter of a MADV_COLLAPSE call: %lu/%lu/%lu/%lu; calls lasted %" PRIu64 " us in the race",
+	     s->quarter[0], s->quarter[1], s->quarter[2], s->quarter[3],
+	     x->call_ns / 1000);
 }
 
 /* ---- race 2: filling holes vs MADV_COLLAPSE ----------------------------- */
