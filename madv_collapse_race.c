@@ -16,9 +16,10 @@
  * Threads start together on a barrier; each varied moment is a delay drawn
  * from a PRNG seeded by --seed (printed by every test: a failure replays
  * with --seed). A race runs for a time and iteration budget (--budget-ms,
- * --stress), then prints its iterations, outcomes and how often its racy
- * window was reached; a race that never reached its window is a SKIP, never
- * a pass. Every wait is bounded: a thread stuck in a fault, or a child that
+ * --stress; on a slow machine, past its time until it made MIN_ITERS, at
+ * most three times its time), then prints its iterations, outcomes and how
+ * often its racy window was reached; a race that never reached its window
+ * is a SKIP, never a pass. Every wait is bounded: a thread stuck in a fault, or a child that
  * stops answering, fails the test saying what it was waiting for.
  *
  * The window of each race ("reached" means):
@@ -82,6 +83,7 @@
 
 #define DEFAULT_BUDGET_MS	400	/* per race test, at --stress 1 */
 #define DEFAULT_MAX_ITERS	20000
+#define MIN_ITERS		20	/* past the time budget, on a slow machine */
 #define KHUGEPAGED_BUDGET_X	4	/* race 4 waits on khugepaged */
 #define STUCK_MS		10000	/* a round never takes this long */
 #define IDLE_MS			120000	/* workers await a round */
@@ -264,11 +266,16 @@ static bool race_alloc(struct race *x)
 	       x->to_punch && x->to_fill;
 }
 
-/* The budget starts now (set-up and calibration are not part of it). */
-static void race_start(struct race *x, unsigned int times)
+/*
+ * The budget starts now (set-up and calibration are not part of it): @times
+ * the time budget, and past it until @min_iters were made (lib/race.c
+ * bounds that).
+ */
+static void race_start(struct race *x, unsigned int times,
+		       unsigned long min_iters)
 {
 	race_budget_start(&x->budget, opt.budget_ms * opt.stress * times,
-			  DEFAULT_MAX_ITERS * opt.stress);
+			  min_iters, DEFAULT_MAX_ITERS * opt.stress);
 }
 
 /*
@@ -309,7 +316,7 @@ static const char *race_init(struct race *x, enum mem_type type, size_t npmd,
 	x->pidfd = syscall(__NR_pidfd_open, x->pid, 0);
 #endif
 	race_rng_seed(&x->rng, opt.seed, stream);
-	race_start(x, 1);
+	race_start(x, 1, MIN_ITERS);
 	return NULL;
 }
 
@@ -1465,7 +1472,7 @@ static void run_reg_vs_collapse(struct race *x, struct r1 *s,
 		return;
 	if (x->bench)
 		bench_ceilings(x, R1_HOLES);
-	race_start(x, 1);
+	race_start(x, 1, MIN_ITERS);
 	while (race_next(x))
 		r1_iteration(x, &t, s);
 	team_stop(x, &t);
@@ -1646,7 +1653,7 @@ static void run_fill_vs_collapse(struct race *x)
 	if (team_start(x, &t, &s)) {
 		if (x->bench)
 			bench_ceilings(x, R2_HOLES);
-		race_start(x, 1);
+		race_start(x, 1, MIN_ITERS);
 		while (race_next(x))
 			r2_iteration(x, &t, &s);
 	}
@@ -1963,7 +1970,7 @@ static void run_observer_vs_failed_collapse(struct race *x,
 	team_lead(&t, "collapser", r3_collapser);
 	team_add(&t, "observer", r3_observer);
 	team_add(&t, "disturber", r3_disturber);
-	race_start(x, 1);
+	race_start(x, 1, MIN_ITERS);
 	if (team_start(x, &t, &s))
 		while (race_next(x)) {
 			r3_iteration(x, &t, &s);
@@ -2154,7 +2161,7 @@ static void run_khugepaged_vs_reg(struct race *x, struct r4 *s)
 	diag("khugepaged collapsed %d unregistered ranges in %" PRIu64 " ms",
 	     R4_RANGES, control / 1000000);
 	team_add(&t, "toucher", r4_toucher);
-	race_start(x, KHUGEPAGED_BUDGET_X);
+	race_start(x, KHUGEPAGED_BUDGET_X, 0);
 	if (team_start(x, &t, s))
 		while (race_next(x))
 			r4_batch(x, &t, s);
@@ -2368,7 +2375,7 @@ static void run_other_process(struct race *x)
 	race_pin_cpu(0);
 	if (pid < 0)
 		race_fail(x, "fork(): %s", strerror(errno));
-	race_start(x, 1);
+	race_start(x, 1, MIN_ITERS);
 	while (pid > 0 && race_next(x))
 		r5_round(x, sh);
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
@@ -2509,7 +2516,7 @@ static void run_unregister_vs_collapse(struct race *x,
 	calibrate(x, mem_is_shmem(x->r.type), R6_HOLES);
 	team_lead(&t, "collapser", r6_collapser);
 	team_add(&t, "unregistrar", r6_unregistrar);
-	race_start(x, 1);
+	race_start(x, 1, MIN_ITERS);
 	if (team_start(x, &t, &s))
 		while (race_next(x)) {
 			r6_iteration(x, &t, &s);

@@ -198,17 +198,23 @@ uint64_t race_rng_below(struct race_rng *rng, uint64_t n)
 }
 
 void race_budget_start(struct race_budget *b, unsigned int ms,
-		       unsigned long max_iters)
+		       unsigned long min_iters, unsigned long max_iters)
 {
 	b->start_ns = race_now_ns();
-	b->deadline_ns = b->start_ns + ms * NSEC_PER_MSEC;
+	b->deadline_ns = b->start_ns + (uint64_t)ms * NSEC_PER_MSEC;
+	b->hard_deadline_ns = b->start_ns +
+			      (uint64_t)ms * RACE_BUDGET_HARD_X * NSEC_PER_MSEC;
+	b->min_iters = min_iters;
 	b->max_iters = max_iters;
 	b->iters = 0;
 }
 
 bool race_budget_next(struct race_budget *b)
 {
-	if (b->iters >= b->max_iters || race_now_ns() >= b->deadline_ns)
+	uint64_t now = race_now_ns();
+
+	if (b->iters >= b->max_iters || now >= b->hard_deadline_ns ||
+	    (now >= b->deadline_ns && b->iters >= b->min_iters))
 		return false;
 	b->iters++;
 	return true;

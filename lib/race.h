@@ -69,15 +69,20 @@ uint64_t race_rng_next(struct race_rng *rng);
 /* Uniform in [0, @n); 0 when @n is 0. */
 uint64_t race_rng_below(struct race_rng *rng, uint64_t n);
 
-/* A race runs until its time or its iterations run out. */
+/*
+ * A race runs until its time or its iterations run out; on a slow machine
+ * it runs past its time until it made @min_iters, but never past
+ * RACE_BUDGET_HARD_X times its time.
+ */
+#define RACE_BUDGET_HARD_X 3
 struct race_budget {
-	uint64_t start_ns, deadline_ns;
-	unsigned long max_iters, iters;
+	uint64_t start_ns, deadline_ns, hard_deadline_ns;
+	unsigned long min_iters, max_iters, iters;
 };
 
 void race_budget_start(struct race_budget *b, unsigned int ms,
-		       unsigned long max_iters);
-/* True while both time and iterations are left; counts one iteration. */
+		       unsigned long min_iters, unsigned long max_iters);
+/* True while time (or @min_iters) and iterations are left; counts one. */
 bool race_budget_next(struct race_budget *b);
 /* Milliseconds since race_budget_start(). */
 unsigned long race_budget_elapsed_ms(const struct race_budget *b);
