@@ -1170,7 +1170,8 @@ struct r1 {
 	uint64_t pin_delay_ns, pin_hold_ns, pin_gap_ns;
 	struct calls pins;	/* while a buffer pinned pin_page */
 	unsigned long pinned_calls;
-	/* reg_vs_collapse_across_nodes: where the two roles ran */
+	/* reg_vs_collapse_across_nodes: the team's nodes, where the roles ran */
+	unsigned int nodes;
 	int col_node, reg_node;
 	unsigned long apart;	/* iterations they ran on different nodes */
 	unsigned long quarter[4];	/* where in a call registrations returned */
@@ -1226,7 +1227,8 @@ static void r1_collapser(void *arg, struct role *role)
 {
 	struct r1 *s = arg;
 
-	s->col_node = node_here();
+	if (s->nodes)
+		s->col_node = node_here();
 	role_set(role, "in MADV_COLLAPSE", -1);
 	collapse_until(s->x, &s->calls, &s->reg_ns, &s->collapsed,
 		       s->pinner);
@@ -1240,7 +1242,8 @@ static void r1_registrar(void *arg, struct role *role)
 	int ret;
 
 	race_spin_ns(s->delay_ns);
-	s->reg_node = node_here();
+	if (s->nodes)
+		s->reg_node = node_here();
 	role_set(role, "in UFFDIO_REGISTER", -1);
 	ret = reg_missing(x, 0, x->npages);
 	store_ns(&s->reg_ns, race_now_ns());
@@ -1407,7 +1410,7 @@ static bool r1_pinned_window(struct r1 *s)
  * pinner, which retries EAGAIN: during a call a pin overlapped); across
  * nodes, with the two roles on different nodes.
  */
-static bool r1_window(struct r1 *s, bool reg_in_call, unsigned int nodes)
+static bool r1_window(struct r1 *s, bool reg_in_call)
 {
 	bool apart = s->col_node >= 0 && s->reg_node >= 0 &&
 		     s->col_node != s->reg_node;
@@ -1415,7 +1418,7 @@ static bool r1_window(struct r1 *s, bool reg_in_call, unsigned int nodes)
 	s->apart += apart;
 	if (s->pinner)
 		return r1_pinned_window(s);
-	return reg_in_call && (!nodes || apart);
+	return reg_in_call && (!s->nodes || apart);
 }
 
 /*
@@ -1460,8 +1463,7 @@ static void r1_iteration(struct race *x, struct team *t, struct r1 *s)
 	handler_mark(x);
 	if (!team_round(x, t))
 		return;
-	x->windows += r1_window(s, reg_outcome(x, &s->calls, s->reg_ns, "the"),
-				t->nodes);
+	x->windows += r1_window(s, reg_outcome(x, &s->calls, s->reg_ns, "the"));
 	if (s->pinner)
 		r1_check_pins(x, s);
 	r1_track(x, s);
@@ -1482,6 +1484,7 @@ static void run_reg_vs_collapse(struct race *x, struct r1 *s,
 	const char *why = start_handler(x);
 
 	s->x = x;
+	s->nodes = nodes;
 	if (why) {
 		race_fail(x, "%s", why);
 		return;
