@@ -204,17 +204,21 @@ void race_budget_start(struct race_budget *b, unsigned int ms,
 	b->deadline_ns = b->start_ns + (uint64_t)ms * NSEC_PER_MSEC;
 	b->hard_deadline_ns = b->start_ns +
 			      (uint64_t)ms * RACE_BUDGET_HARD_X * NSEC_PER_MSEC;
+	b->more_deadline_ns = b->start_ns +
+			      (uint64_t)ms * RACE_BUDGET_MORE_X * NSEC_PER_MSEC;
 	b->min_iters = min_iters;
 	b->max_iters = max_iters;
 	b->iters = 0;
 }
 
-bool race_budget_next(struct race_budget *b)
+bool race_budget_next(struct race_budget *b, bool more)
 {
 	uint64_t now = race_now_ns();
 
-	if (b->iters >= b->max_iters || now >= b->hard_deadline_ns ||
-	    (now >= b->deadline_ns && b->iters >= b->min_iters))
+	if (b->iters >= b->max_iters || now >= b->more_deadline_ns)
+		return false;
+	if (!more && (now >= b->hard_deadline_ns ||
+		      (now >= b->deadline_ns && b->iters >= b->min_iters)))
 		return false;
 	b->iters++;
 	return true;

@@ -71,19 +71,25 @@ uint64_t race_rng_below(struct race_rng *rng, uint64_t n);
 
 /*
  * A race runs until its time or its iterations run out; on a slow machine
- * it runs past its time until it made @min_iters, but never past
- * RACE_BUDGET_HARD_X times its time.
+ * it runs past its time until it made @min_iters, but not past
+ * RACE_BUDGET_HARD_X times its time; and while it still lacks what it
+ * needs to mean anything (too few windows reached), up to
+ * RACE_BUDGET_MORE_X times its time.
  */
 #define RACE_BUDGET_HARD_X 3
+#define RACE_BUDGET_MORE_X 10
 struct race_budget {
-	uint64_t start_ns, deadline_ns, hard_deadline_ns;
+	uint64_t start_ns, deadline_ns, hard_deadline_ns, more_deadline_ns;
 	unsigned long min_iters, max_iters, iters;
 };
 
 void race_budget_start(struct race_budget *b, unsigned int ms,
 		       unsigned long min_iters, unsigned long max_iters);
-/* True while time (or @min_iters) and iterations are left; counts one. */
-bool race_budget_next(struct race_budget *b);
+/*
+ * True while time (or @min_iters, or @more: the race still lacks what it
+ * needs) and iterations are left; counts one.
+ */
+bool race_budget_next(struct race_budget *b, bool more);
 /* Milliseconds since race_budget_start(). */
 unsigned long race_budget_elapsed_ms(const struct race_budget *b);
 
