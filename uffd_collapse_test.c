@@ -48,8 +48,12 @@ struct scenario {
 	bool via_uring;		/* collapse with IORING_OP_MADVISE */
 };
 
-/* NULL when ready, else why this kernel or machine cannot run it. */
-static const char *scenario_init(struct scenario *s, enum mem_type type,
+/*
+ * Why this kernel cannot run the scenario (a missing feature: SKIP), else
+ * NULL once it is set up. A set-up error is a failure of the test.
+ */
+static const char *scenario_init(struct __test_metadata *_metadata,
+				 struct scenario *s, enum mem_type type,
 				 bool via_uring, size_t npmd)
 {
 	size_t pmd = thp_pmd_size();
@@ -65,12 +69,12 @@ static const char *scenario_init(struct scenario *s, enum mem_type type,
 	if (why)
 		return why;
 	why = mem_region_create(&s->r, type, npmd * pmd, pmd);
-	if (why)
-		return why;
+	ASSERT_EQ(NULL, why) TH_LOG("set-up: %s", why);
 	s->npages = mem_pages(&s->r);
 	s->hole = calloc(s->npages, sizeof(bool));
 	s->missing = calloc(s->npages, sizeof(bool));
-	return s->hole && s->missing ? NULL : "out of memory";
+	ASSERT_TRUE(s->hole && s->missing) TH_LOG("set-up: out of memory");
+	return NULL;
 }
 
 static int uring_collapse(void *addr, size_t len)
@@ -263,14 +267,15 @@ static void expect_collapsed(struct __test_metadata *_metadata,
 }
 
 /* The no-userfaultfd control: NULL if this machine collapses @type. */
-static const char *collapse_control(enum mem_type type)
+static const char *collapse_control(struct __test_metadata *_metadata,
+				    enum mem_type type)
 {
 	static char why[160];
 	struct scenario s;
 	const char *err;
 	int ret;
 
-	err = scenario_init(&s, type, false, 1);
+	err = scenario_init(_metadata, &s, type, false, 1);
 	if (err)
 		return err;
 	make_holes(&s, 0);
@@ -299,7 +304,8 @@ ADD_SHMEM_TYPES(collapse, ADD_CONTEXTS);
 
 FIXTURE_SETUP(collapse)
 {
-	SKIP_IF(scenario_init(&self->s, variant->type, variant->via_uring, 1));
+	SKIP_IF(scenario_init(_metadata, &self->s, variant->type,
+			      variant->via_uring, 1));
 	make_holes(&self->s, 0);
 }
 
@@ -326,7 +332,7 @@ TEST_F(collapse, missing_holes_ebusy)
 {
 	struct scenario *s = &self->s;
 
-	SKIP_IF(collapse_control(variant->type));
+	SKIP_IF(collapse_control(_metadata, variant->type));
 	populate(_metadata, s);
 	register_missing(_metadata, s);
 	assert_precondition(_metadata, s);
@@ -340,7 +346,7 @@ TEST_F(collapse, missing_full_collapses)
 	struct scenario *s = &self->s;
 
 	memset(s->hole, 0, s->npages * sizeof(bool));
-	SKIP_IF(collapse_control(variant->type));
+	SKIP_IF(collapse_control(_metadata, variant->type));
 	populate(_metadata, s);
 	register_missing(_metadata, s);
 	assert_precondition(_metadata, s);
@@ -361,7 +367,7 @@ TEST_F(collapse, wp_holes)
 	struct scenario *s = &self->s;
 	size_t i, still_missing = 0;
 
-	SKIP_IF(collapse_control(variant->type));
+	SKIP_IF(collapse_control(_metadata, variant->type));
 	populate(_metadata, s);
 	SKIP_IF(register_uffd(_metadata, s, s->r.addr, s->r.size,
 			      UFFDIO_REGISTER_MODE_WP));
@@ -384,7 +390,7 @@ TEST_F(collapse, unregistered_collapses)
 {
 	struct scenario *s = &self->s;
 
-	SKIP_IF(collapse_control(variant->type));
+	SKIP_IF(collapse_control(_metadata, variant->type));
 	populate(_metadata, s);
 	register_missing(_metadata, s);
 	ASSERT_EQ(0, uffd_unregister(s->uffd, s->r.addr, s->r.size));
@@ -398,7 +404,7 @@ TEST_F(collapse, uffd_closed_collapses)
 {
 	struct scenario *s = &self->s;
 
-	SKIP_IF(collapse_control(variant->type));
+	SKIP_IF(collapse_control(_metadata, variant->type));
 	populate(_metadata, s);
 	ASSERT_EQ(NULL, register_uffd(_metadata, s, s->r.addr, s->r.size,
 				      UFFDIO_REGISTER_MODE_MISSING));
@@ -437,7 +443,7 @@ TEST_F(collapse, refused_then_uring_read_faults)
 	int fd;
 
 	SKIP_IF(uring_probe());
-	SKIP_IF(collapse_control(variant->type));
+	SKIP_IF(collapse_control(_metadata, variant->type));
 	fd = data_file(_metadata, ps, pgoff);
 	populate(_metadata, s);
 	register_missing(_metadata, s);
@@ -463,7 +469,7 @@ TEST_F(collapse, pinned_pages_eagain)
 	struct uring_pin *pin;
 
 	SKIP_IF(uring_probe());
-	SKIP_IF(collapse_control(variant->type));
+	SKIP_IF(collapse_control(_metadata, variant->type));
 	populate(_metadata, s);
 	pin = uring_pin(s->r.addr, s->r.page_size);
 	ASSERT_NE(NULL, pin) TH_LOG("io_uring_register_buffers() failed");
@@ -491,7 +497,8 @@ ADD_SHMEM_TYPES(multi, ADD_CONTEXTS);
 
 FIXTURE_SETUP(multi)
 {
-	SKIP_IF(scenario_init(&self->s, variant->type, variant->via_uring, 3));
+	SKIP_IF(scenario_init(_metadata, &self->s, variant->type,
+			      variant->via_uring, 3));
 }
 
 FIXTURE_TEARDOWN(multi)
@@ -510,7 +517,7 @@ TEST_F(multi, one_pmd_with_holes_ebusy)
 	struct scenario *s = &self->s;
 	size_t per = pages_per_pmd(s);
 
-	SKIP_IF(collapse_control(variant->type));
+	SKIP_IF(collapse_control(_metadata, variant->type));
 	make_holes(s, 2);
 	populate(_metadata, s);
 	register_missing(_metadata, s);
@@ -534,7 +541,8 @@ ADD_SHMEM_TYPES(shmem, ADD_CONTEXTS);
 
 FIXTURE_SETUP(shmem)
 {
-	SKIP_IF(scenario_init(&self->s, variant->type, variant->via_uring, 3));
+	SKIP_IF(scenario_init(_metadata, &self->s, variant->type,
+			      variant->via_uring, 3));
 	make_holes(&self->s, 0);
 	make_holes(&self->s, 1);
 	make_holes(&self->s, 2);
@@ -550,7 +558,7 @@ TEST_F(shmem, minor_holes_collapse)
 {
 	struct scenario *s = &self->s;
 
-	SKIP_IF(collapse_control(variant->type));
+	SKIP_IF(collapse_control(_metadata, variant->type));
 	populate(_metadata, s);
 	SKIP_IF(register_uffd(_metadata, s, s->r.addr, s->r.size,
 			      UFFDIO_REGISTER_MODE_MINOR));
@@ -568,7 +576,7 @@ TEST_F(shmem, other_mapping_registered_ebusy)
 	struct scenario *s = &self->s;
 	char *alias;
 
-	SKIP_IF(collapse_control(variant->type));
+	SKIP_IF(collapse_control(_metadata, variant->type));
 	populate(_metadata, s);
 	alias = mem_map_again(&s->r, 0, s->r.size);
 	ASSERT_NE(NULL, alias);
@@ -592,7 +600,7 @@ TEST_F(shmem, disjoint_range_registered_collapses)
 	size_t pmd = s->r.pmd_size, per = pages_per_pmd(s);
 	char *alias;
 
-	SKIP_IF(collapse_control(variant->type));
+	SKIP_IF(collapse_control(_metadata, variant->type));
 	populate(_metadata, s);
 	alias = mem_map_again(&s->r, 2 * pmd, pmd);
 	ASSERT_NE(NULL, alias);
@@ -695,13 +703,13 @@ static void other_process(struct __test_metadata *_metadata,
 
 TEST_F(shmem, other_process_registered_ebusy_until_unregister)
 {
-	SKIP_IF(collapse_control(variant->type));
+	SKIP_IF(collapse_control(_metadata, variant->type));
 	other_process(_metadata, &self->s, true);
 }
 
 TEST_F(shmem, other_process_registered_ebusy_until_exit)
 {
-	SKIP_IF(collapse_control(variant->type));
+	SKIP_IF(collapse_control(_metadata, variant->type));
 	other_process(_metadata, &self->s, false);
 }
 
@@ -742,7 +750,7 @@ ADD_SHMEM_TYPES(khugepaged, ADD_TYPE);
 
 FIXTURE_SETUP(khugepaged)
 {
-	SKIP_IF(scenario_init(&self->s, variant->type, false, 1));
+	SKIP_IF(scenario_init(_metadata, &self->s, variant->type, false, 1));
 	make_holes(&self->s, 0);
 }
 
@@ -755,7 +763,7 @@ TEST_F_TIMEOUT(khugepaged, missing_holes_kept, 120)
 {
 	struct scenario *s = &self->s, ctl;
 
-	SKIP_IF(scenario_init(&ctl, variant->type, false, 1));
+	SKIP_IF(scenario_init(_metadata, &ctl, variant->type, false, 1));
 	ASSERT_NE(NULL, thp_khugepaged_enroll(s->r.pmd_size));
 	make_holes(&ctl, 0);
 	populate(_metadata, &ctl);
@@ -793,8 +801,8 @@ FIXTURE_SETUP(numa)
 	struct scenario *s = &self->s;
 
 	SKIP_IF(node_probe(NUMA_NODE + 1));
-	SKIP_IF(scenario_init(s, variant->type, false, 1));
-	SKIP_IF(collapse_control(variant->type));
+	SKIP_IF(scenario_init(_metadata, s, variant->type, false, 1));
+	SKIP_IF(collapse_control(_metadata, variant->type));
 	make_holes(s, 0);
 	node_bind(s->r.addr, s->r.size, NUMA_NODE);
 	populate(_metadata, s);
