@@ -14,6 +14,8 @@ set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUTPUT=${OUTPUT:-$REPO/build}
 THP=/sys/kernel/mm/transparent_hugepage
+# A kernel splat in a console log (vm/run.sh fails a run that prints one).
+SPLAT='Oops|BUG:|WARNING:|Kernel panic|kernel BUG at|general protection fault|Call Trace:'
 EXPECT=$REPO/tests/expectations
 SKIP_VM=${SKIP_VM:-}
 passed=0 failed=0 n=0
@@ -114,52 +116,142 @@ check_knobs()
 	knobs_restored_after interrupt_after 1 "$OUTPUT/uffd_collapse_test"
 }
 
-# expected KERNEL TEST: what tests/expectations says (FAIL, SKIP, PASS|SKIP),
-# else PASS.
+# expected KERNEL TEST: "RESULT REASON" as the first line of
+# tests/expectations matching KERNEL and TEST says (RESULT: FAIL, SKIP or
+# alternatives such as PASS|SKIP; REASON: for a FAIL, an extended regex its
+# output must match), else "PASS".
 expected()
 {
-	local k t r
-	while read -r k t r; do
+	local k t r why
+	while read -r k t r why; do
 		case $k in '#'* | '') continue ;; esac
 		# shellcheck disable=SC2053
-		[[ $k == "$1" && $2 == $t ]] && { echo "$r"; return; }
+		[[ $k == "$1" && $2 == $t ]] && { echo "$r $why"; return; }
 	done < "$EXPECT"
 	echo PASS
 }
 
-# compare KERNEL LOG: per-test results of LOG against the expectations.
+# The expectations themselves: every line that expects FAIL names the reason.
+check_expectations()
+{
+	local k t r why rc=0
+	while read -r k t r why; do
+		case $k in '#'* | '') continue ;; esac
+		[[ $r != *FAIL* || -n $why ]] && continue
+		echo "# tests/expectations: $k $t expects $r with no reason"
+		rc=1
+	done < "$EXPECT"
+	return $rc
+}
+
+# The tests run_tests.sh lists, as BINARY/TEST.
+listed_tests()
+{
+	[ -s "$tmp/listed" ] ||
+		"$REPO/run_tests.sh" -l | awk '{ print $1 "/" $2 }' > "$tmp/listed"
+	cat "$tmp/listed"
+}
+
+# why_failed BLOCK: the lines of a test's output that say why it failed.
+why_failed()
+{
+	grep -vE '^# (not )?ok [0-9]|^# #  RUN|^# # +(OK|FAIL|SKIP) ' "$1" |
+		grep -iE 'expected|fail|error|iteration|bail|timeout|signal|set-up|precondition' |
+		tail -n 4 | sed 's/^/#        | /'
+}
+
+# compare KERNEL LOG STATUS [DESCRIPTION]: LOG's per-test results against
+# the expectations. Every listed test has exactly one result, as expected,
+# and an expected FAIL fails for its reason; each binary's own result and
+# the run's exit STATUS are what those imply (a binary with an expected
+# FAIL exits 1, never a crash or a timeout).
 compare()
 {
-	local kernel=$1 log=$2 test got want mark rc=0 total=0
-	awk -f "$REPO/tests/ktap-results.awk" "$log" > "$tmp/results"
-	printf '# %-72s %-9s %s\n' "test ($kernel)" expected got
-	while read -r test got; do
-		want=$(expected "$kernel" "$test")
-		total=$((total + 1))
-		case "|$want|" in
-		*"|$got|"*) mark= ;;
-		*) mark='   <-- differs'; rc=1 ;;
-		esac
-		printf '# %-72s %-9s %s%s\n' "$test" "$want" "$got" "$mark"
-	done < "$tmp/results"
-	[ "$total" -gt 0 ] || { echo "# no test results in the log"; rc=1; }
+	local kernel=$1 log=$2 status=$3 test got want why mark n rc=0
+	local bad=0 stillbad=0 b wantbin res code
+	rm -rf "$tmp/blocks" && mkdir "$tmp/blocks"
+	: > "$tmp/tops"
+	awk -v tops="$tmp/tops" -v blocks="$tmp/blocks" \
+		-f "$REPO/tests/ktap-results.awk" "$log" > "$tmp/results"
+	printf '# %-72s %-9s %s\n' "test ($kernel)" expected got > "$tmp/table"
+	: > "$tmp/binfail"
+	while read -r test; do
+		read -r want why <<< "$(expected "$kernel" "$test")"
+		n=$(grep -cxF -e "$test PASS" -e "$test FAIL" -e "$test SKIP" "$tmp/results")
+		got=$(grep -m1 "^$test " "$tmp/results" | awk '{ print $2 }')
+		mark=
+		[[ $want == FAIL ]] && echo "${test%%/*}" >> "$tmp/binfail"
+		if [ "$n" -eq 0 ]; then
+			got=none mark='   <-- no result (crashed, timed out, or not run)'
+		elif [ "$n" -gt 1 ]; then
+			mark="   <-- $n results"
+		elif [[ "|$want|" != *"|$got|"* ]]; then
+			mark='   <-- differs'
+		elif [[ $got == FAIL ]] &&
+		     ! grep -qE -- "$why" "$tmp/blocks/${test%%/*}@${test#*/}"; then
+			mark="   <-- failed for another reason than /$why/"
+		fi
+		if [[ $want == FAIL ]]; then
+			bad=$((bad + 1))
+			[[ $got != FAIL ]] || stillbad=$((stillbad + 1))
+		fi
+		printf '# %-72s %-9s %s%s\n' "$test" "$want" "$got" "$mark" >> "$tmp/table"
+		if [ -n "$mark" ]; then
+			rc=1
+			[[ $got != FAIL ]] || why_failed "$tmp/blocks/${test%%/*}@${test#*/}" >> "$tmp/table"
+		fi
+	done < <(listed_tests)
+	if [ ! -s "$tmp/listed" ]; then
+		echo "# run_tests.sh -l listed no test"
+		return 1
+	fi
+	if [ "$bad" -gt 0 ] && [ "$stillbad" -eq 0 ] && [ "$status" -eq 0 ]; then
+		echo "# $kernel${4:+ ($4)} passed all $bad tests expected to fail on it: it has the change (a stable backport?), so it is no known-bad kernel any more"
+		return 1
+	fi
+	cat "$tmp/table"
+	awk '{ print $1 }' "$tmp/results" | sort | uniq | grep -vxF -f <(listed_tests) |
+		sed 's/^/# a result for a test run_tests.sh -l does not list: /' | grep . && rc=1
+	for b in $(sed -n 's/^TEST_GEN_PROGS := //p' "$REPO/Makefile"); do
+		wantbin=PASS code=0
+		grep -qx "$b" "$tmp/binfail" && wantbin=FAIL code=1
+		read -r res n <<< "$(awk -v b="$b" '$1 == b { print $2, $3 }' "$tmp/tops")"
+		if [[ $res != "$wantbin" || ${n:-0} -ne $code ]]; then
+			echo "# binary $b: ${res:-no result line}${n:+ (exit $n)}, expected $wantbin (exit $code)"
+			rc=1
+		fi
+	done
+	code=0
+	[ -s "$tmp/binfail" ] && code=1
+	if [ "$status" -ne "$code" ]; then
+		echo "# the run exited $status, expected $code"
+		rc=1
+	fi
 	return $rc
 }
 
 check_host()
 {
-	"$REPO/run_tests.sh" > "$tmp/host.log" 2>&1
-	echo "# run_tests.sh exit $?"
-	compare host "$tmp/host.log"
+	local status=0
+	timeout -k 30 1500 "$REPO/run_tests.sh" > "$tmp/host.log" 2>&1 || status=$?
+	echo "# run_tests.sh exit $status"
+	compare host "$tmp/host.log" "$status"
 }
 
 # check_vm KERNEL PATH: the suite in a VM on a known kernel.
 check_vm()
 {
-	local log="$tmp/vm-$1.log"
-	"$REPO/vm/run.sh" --kernel "$2" --numa-nodes 2 --timeout 1200 > "$log" 2> "$log.err"
-	echo "# vm/run.sh exit $?: $(grep '^vm:' "$log.err" | tr '\n' ' ')"
-	compare "$1" "$log" || { grep -E '^\[.*(BUG|WARNING|Oops)' "$log"; return 1; }
+	local log="$tmp/vm-$1.log" status=0
+	"$REPO/vm/run.sh" --kernel "$2" --numa-nodes 2 --timeout 1200 \
+		> "$log" 2> "$log.err" || status=$?
+	echo "# vm/run.sh exit $status: $(grep '^vm:' "$log.err" | tr '\n' ' ')"
+	if [ "$status" -eq 125 ]; then
+		echo "# the $1 guest did not boot, died or hung (vm/run.sh exit 125)"
+		tail -n 20 "$log" | sed 's/^/#   /'
+		return 1
+	fi
+	compare "$1" "$log" "$status" "$(cat "$2.version" 2>/dev/null)" ||
+		{ grep -aE "^\[.*($SPLAT)" "$log"; return 1; }
 }
 
 # A suite directory whose run_tests.sh runs the shell snippet $2.
@@ -197,23 +289,28 @@ echo "ok 1 fake"; exit 0'
 	return $rc
 }
 
+# The suite on Debian's known-bad and known-good kernels, each named by its
+# exact package and version.
 check_known_kernels()
 {
-	local tag path
-	"$REPO/vm/fetch-kernels.sh" > "$tmp/kernels" || {
-		report "fetch Debian's known kernels" 1
-		return
-	}
+	local tag path bad='' good=''
+	timeout -k 10 600 "$REPO/vm/fetch-kernels.sh" > "$tmp/kernels"
 	while read -r tag path; do
 		case $tag in
-		known-bad) check "suite on Debian 6.1 (known-bad) in a VM" check_vm 6.1 "$path" ;;
-		known-good)
-			check "suite on Debian 6.12 (known-good) in a VM" check_vm 6.12 "$path"
-			check "vm/run.sh: 125 for no boot and a hang, 1 for a WARNING" \
-				check_vm_runner "$path"
-			;;
+		known-bad) bad=$path ;;
+		known-good) good=$path ;;
 		esac
 	done < "$tmp/kernels"
+	if [ -z "$bad" ] || [ -z "$good" ] || [ ! -r "$bad" ] || [ ! -r "$good" ]; then
+		report "fetch Debian's known-bad and known-good kernels (got: $(tr '\n' ' ' < "$tmp/kernels"))" 1
+		return
+	fi
+	check "suite on Debian 6.1 ($(cat "$bad.version"), known-bad) in a VM" \
+		check_vm 6.1 "$bad"
+	check "suite on Debian 6.12 ($(cat "$good.version"), known-good) in a VM" \
+		check_vm 6.12 "$good"
+	check "vm/run.sh: 125 for no boot and a hang, 1 for a WARNING" \
+		check_vm_runner "$good"
 }
 
 case ${1:-} in
@@ -222,13 +319,14 @@ case ${1:-} in
 *) usage >&2; exit 2 ;;
 esac
 
+check "tests/expectations: every expected FAIL names its reason" check_expectations
 check "run_tests.sh usage, -h, -l" check_usage
 check "THP knobs restored after a run and after SIGINT" check_knobs
 check "suite on the running kernel ($(uname -r))" check_host
 [ -n "$SKIP_VM" ] || check_known_kernels
 if [ -x "$REPO/tests/kselftest-tree.sh" ]; then
 	check "suite built and run in a kernel tree (kselftest)" \
-		"$REPO/tests/kselftest-tree.sh"
+		timeout -k 30 1800 "$REPO/tests/kselftest-tree.sh"
 fi
 
 echo "$passed passed, $failed failed"
