@@ -144,6 +144,18 @@ check_expectations()
 	return $rc
 }
 
+# The binaries have exactly the tests of tests/listed: none lost, none new
+# without a line there (regenerate it with "run_tests.sh -l > tests/listed").
+check_listed()
+{
+	local listed
+	listed=$("$REPO/run_tests.sh" -l) || { echo "# run_tests.sh -l failed"; return 1; }
+	diff <(sort "$REPO/tests/listed") <(sort <<< "$listed") |
+		sed -n 's/^< /# missing from the binaries: /p; s/^> /# not in tests\/listed: /p' |
+		grep . && return 1
+	echo "# $(wc -l < "$REPO/tests/listed") tests, as tests/listed says"
+}
+
 # The tests run_tests.sh lists, as BINARY/TEST.
 listed_tests()
 {
@@ -321,6 +333,7 @@ esac
 
 check "tests/expectations: every expected FAIL names its reason" check_expectations
 check "run_tests.sh usage, -h, -l" check_usage
+check "the binaries have every test of tests/listed, and no other" check_listed
 check "THP knobs restored after a run and after SIGINT" check_knobs
 check "suite on the running kernel ($(uname -r))" check_host
 [ -n "$SKIP_VM" ] || check_known_kernels
