@@ -148,11 +148,14 @@ check_expectations()
 # without a line there (regenerate it with "run_tests.sh -l > tests/listed").
 check_listed()
 {
-	local listed
+	local listed diffs
 	listed=$("$REPO/run_tests.sh" -l) || { echo "# run_tests.sh -l failed"; return 1; }
-	diff <(sort "$REPO/tests/listed") <(sort <<< "$listed") |
-		sed -n 's/^< /# missing from the binaries: /p; s/^> /# not in tests\/listed: /p' |
-		grep . && return 1
+	diffs=$(diff <(sort "$REPO/tests/listed") <(sort <<< "$listed") |
+		sed -n 's/^< /# missing from the binaries: /p; s/^> /# not in tests\/listed: /p')
+	if [ -n "$diffs" ]; then
+		echo "$diffs"
+		return 1
+	fi
 	echo "# $(wc -l < "$REPO/tests/listed") tests, as tests/listed says"
 }
 
@@ -168,7 +171,7 @@ listed_tests()
 why_failed()
 {
 	grep -vE '^# (not )?ok [0-9]|^# #  RUN|^# # +(OK|FAIL|SKIP) ' "$1" |
-		grep -iE 'expected|fail|error|iteration|bail|timeout|signal|set-up|precondition' |
+		grep -iE 'expected|fail|error|iteration|bail|timeout|terminated|signal|set-up|precondition' |
 		tail -n 4 | sed 's/^/#        | /'
 }
 
