@@ -820,8 +820,10 @@ struct call {
 };
 
 /* What calls answered, for the outcomes and for failure messages. */
-enum { RET_OK, RET_EBUSY, RET_EAGAIN, RET_ENOMEM, RET_EINVAL, RET_OTHER,
-       NR_RET };
+enum {
+	RET_OK, RET_EBUSY, RET_EAGAIN, RET_ENOMEM, RET_EINVAL, RET_OTHER,
+	NR_RET
+};
 static const char *const ret_name[NR_RET] = {
 	[RET_OK] = "success", [RET_EBUSY] = "EBUSY", [RET_EAGAIN] = "EAGAIN",
 	[RET_ENOMEM] = "ENOMEM", [RET_EINVAL] = "EINVAL", [RET_OTHER] = "other",
@@ -1826,9 +1828,11 @@ static void run_fill_vs_collapse(struct race *x)
 	int w, k;
 
 	for (w = 0; w < R2_WRITERS; w++)
-		for (k = 0; k < R2_FILLS; k++)
-			if (!(s.job[w][k].buf = aligned_alloc(x->ps, x->ps)))
-				race_fail(x, "out of memory");
+		for (k = 0; k < R2_FILLS; k++) {
+			s.job[w][k].buf = aligned_alloc(x->ps, x->ps);
+			if (!s.job[w][k].buf)
+				race_fail(x, "set-up: out of memory");
+		}
 	team_lead(&t, "collapser", r2_collapser);
 	for (w = 0; w < R2_WRITERS; w++)
 		team_add(&t, "writer", r2_writer);
