@@ -235,20 +235,31 @@ static void expect_hole_events(struct __test_metadata *_metadata,
 	EXPECT_EQ(0, s->h.nr_errors);
 }
 
-/* Refused: @err, not PMD-mapped, holes kept and raising, size unchanged. */
-static void expect_refused(struct __test_metadata *_metadata,
-			   struct scenario *s, int err)
+/*
+ * MADV_COLLAPSE of [@addr, @addr + @len) refused with @err: nothing
+ * PMD-mapped, holes and data kept, size and blocks unchanged.
+ */
+static void expect_refused_range(struct __test_metadata *_metadata,
+				 struct scenario *s, char *addr, size_t len,
+				 int err)
 {
 	long long size0, blocks0, size1, blocks1;
 
 	ASSERT_EQ(0, mem_stat(&s->r, &size0, &blocks0));
-	EXPECT_EQ(err, do_collapse(s, s->r.addr, s->r.size))
+	EXPECT_EQ(err, do_collapse(s, addr, len))
 		TH_LOG("MADV_COLLAPSE should fail with %s", strerror(err));
 	EXPECT_EQ(0, thp_pmd_mapped(s->r.addr));
 	expect_holes_kept(_metadata, s);
 	ASSERT_EQ(0, mem_stat(&s->r, &size1, &blocks1));
 	EXPECT_EQ(size0, size1);
 	EXPECT_EQ(blocks0, blocks1);
+}
+
+/* Refused: @err, not PMD-mapped, holes kept and raising, size unchanged. */
+static void expect_refused(struct __test_metadata *_metadata,
+			   struct scenario *s, int err)
+{
+	expect_refused_range(_metadata, s, s->r.addr, s->r.size, err);
 }
 
 /* The first @len bytes are PMD-mapped, data kept, former holes read zero. */
@@ -626,23 +637,28 @@ static char wait_byte(int fd)
 }
 
 /*
- * The other process: register MODE_MISSING on its copy of the mapping, say
- * 'R', then on 'U' unregister and say 'U', and exit on 'X' (or EOF).
+ * The other process: register MODE_MISSING on [@addr, @addr + @len) (its
+ * copy of the mapping; if @addr is NULL, a mapping of its own of the
+ * file's bytes [@off, @off + @len)), say 'R', then on 'U' unregister and
+ * say 'U', and exit on 'X' (or EOF).
  */
-static void __attribute__((noreturn)) child_main(struct scenario *s, int cmd,
-						  int ack)
+static void __attribute__((noreturn)) child_main(struct scenario *s,
+						  char *addr, size_t off,
+						  size_t len, int cmd, int ack)
 {
 	int uffd = uffd_open(0);
 	char c;
 
-	if (uffd < 0 || uffd_register(uffd, s->r.addr, s->r.size,
-				      UFFDIO_REGISTER_MODE_MISSING))
+	if (!addr)
+		addr = mem_map_again(&s->r, off, len);
+	if (!addr || uffd < 0 ||
+	    uffd_register(uffd, addr, len, UFFDIO_REGISTER_MODE_MISSING))
 		_exit(1);
 	if (write(ack, "R", 1) != 1)
 		_exit(1);
 	c = wait_byte(cmd);
 	if (c == 'U') {
-		if (uffd_unregister(uffd, s->r.addr, s->r.size) ||
+		if (uffd_unregister(uffd, addr, len) ||
 		    write(ack, "U", 1) != 1)
 			_exit(1);
 		wait_byte(cmd);
@@ -682,7 +698,7 @@ static void other_process(struct __test_metadata *_metadata,
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid)
-		child_main(s, cmd[0], ack[1]);
+		child_main(s, s->r.addr, 0, s->r.size, cmd[0], ack[1]);
 	ASSERT_EQ('R', wait_byte(ack[0])) TH_LOG("child did not register");
 	assert_precondition(_metadata, s);
 	expect_refused(_metadata, s, EBUSY);
@@ -711,6 +727,201 @@ TEST_F(shmem, other_process_registered_ebusy_until_exit)
 {
 	SKIP_IF(collapse_control(_metadata, variant->type));
 	other_process(_metadata, &self->s, false);
+}
+
+/*
+ * Registrations that cover part of a PMD, or lie next to it. collapse_file()
+ * walks the file's i_mmap tree over the range's pages [start, end] and
+ * refuses (EBUSY) if any VMA found there has a MODE_MISSING userfaultfd,
+ * wherever in the range it is. The walk's end is inclusive: a VMA starting
+ * at the page just past the range is found too, one ending at the page
+ * just before it is not. The range is the middle PMD of three; only it has
+ * holes.
+ */
+FIXTURE(partial) {
+	struct scenario s;
+	size_t per;	/* pages per PMD */
+};
+
+FIXTURE_VARIANT(partial) {
+	enum mem_type type;
+	bool via_uring;
+};
+
+ADD_SHMEM_TYPES(partial, ADD_CONTEXTS);
+
+FIXTURE_SETUP(partial)
+{
+	SKIP_IF(scenario_init(_metadata, &self->s, variant->type,
+			      variant->via_uring, 3));
+	self->per = pages_per_pmd(&self->s);
+	make_holes(&self->s, 1);
+	SKIP_IF(collapse_control(_metadata, variant->type));
+	populate(_metadata, &self->s);
+}
+
+FIXTURE_TEARDOWN(partial)
+{
+	scenario_fini(&self->s);
+}
+
+/* The middle PMD, the range every test of the fixture collapses. */
+static char *middle(struct scenario *s)
+{
+	return s->r.addr + s->r.pmd_size;
+}
+
+/*
+ * Register MODE_MISSING on another mapping of the file's pages [@first,
+ * @first + @n), in this process, and collapse the middle PMD: @err.
+ * Holes under the registration raise their events through it.
+ */
+static void alias_registered(struct __test_metadata *_metadata,
+			     struct scenario *s, size_t first, size_t n,
+			     int err)
+{
+	size_t i, holes = 0, ps = s->r.page_size;
+	char *alias = mem_map_again(&s->r, first * ps, n * ps);
+
+	ASSERT_NE(NULL, alias);
+	ASSERT_EQ(NULL, register_uffd(_metadata, s, alias, n * ps,
+				      UFFDIO_REGISTER_MODE_MISSING));
+	start_handler(_metadata, s, alias, n * ps);
+	for (i = first; i < first + n; i++)
+		holes += s->hole[i];
+	assert_precondition(_metadata, s);
+	if (err) {
+		expect_refused_range(_metadata, s, middle(s), s->r.pmd_size,
+				     err);
+		if (holes)
+			expect_hole_events(_metadata, s, alias, first, n, 1);
+		return;
+	}
+	EXPECT_EQ(0, do_collapse(s, middle(s), s->r.pmd_size));
+	EXPECT_EQ((long)s->r.pmd_size, thp_pmd_mapped(s->r.addr));
+	EXPECT_EQ(-1, mem_verify_fill(&s->r, s->hole));
+	EXPECT_EQ(0, s->h.nr_faults);
+}
+
+/* Only the range's last page registered (a hole): EBUSY. */
+TEST_F(partial, last_page_registered_ebusy)
+{
+	alias_registered(_metadata, &self->s, 2 * self->per - 1, 1, EBUSY);
+}
+
+/* A slice in the middle of the range registered: EBUSY. */
+TEST_F(partial, middle_slice_registered_ebusy)
+{
+	alias_registered(_metadata, &self->s, self->per + self->per / 4,
+			 self->per / 2, EBUSY);
+}
+
+/* All of the range but its first page registered: EBUSY. */
+TEST_F(partial, all_but_first_page_registered_ebusy)
+{
+	alias_registered(_metadata, &self->s, self->per + 1, self->per - 1,
+			 EBUSY);
+}
+
+/*
+ * A registered mapping that starts at the page just past the range: the
+ * walk's end is inclusive (vma_interval_tree_foreach(.., start, end) with
+ * end = start + HPAGE_PMD_NR), so it refuses too.
+ */
+TEST_F(partial, adjacent_after_registered_ebusy)
+{
+	alias_registered(_metadata, &self->s, 2 * self->per, 16, EBUSY);
+}
+
+/* A registered mapping that ends at the page just before the range: collapses. */
+TEST_F(partial, adjacent_before_registered_collapses)
+{
+	alias_registered(_metadata, &self->s, self->per - 16, 16, 0);
+}
+
+/*
+ * Another process registers its own mapping of the range's second half:
+ * EBUSY with the holes kept; once it exits, the collapse succeeds.
+ */
+TEST_F(partial, other_process_half_registered_ebusy_until_exit)
+{
+	struct scenario *s = &self->s;
+	size_t ps = s->r.page_size;
+	int cmd[2], ack[2];
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(cmd));
+	ASSERT_EQ(0, pipe(ack));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		child_main(s, NULL, (self->per + self->per / 2) * ps,
+			   self->per / 2 * ps, cmd[0], ack[1]);
+	ASSERT_EQ('R', wait_byte(ack[0])) TH_LOG("child did not register");
+	assert_precondition(_metadata, s);
+	expect_refused_range(_metadata, s, middle(s), s->r.pmd_size, EBUSY);
+	ASSERT_EQ(1, write(cmd[1], "X", 1));
+	EXPECT_EQ(0, reap(pid));
+	assert_precondition(_metadata, s);
+	EXPECT_EQ(0, do_collapse(s, middle(s), s->r.pmd_size));
+	EXPECT_EQ((long)s->r.pmd_size, thp_pmd_mapped(s->r.addr));
+}
+
+/*
+ * A mapping that starts and ends off PMD boundaries (4 pages into the
+ * first PMD of the file, 4 pages into the third), registered whole, and
+ * collapsed whole: the aligned middle PMD inside it has holes, EBUSY.
+ */
+TEST_F(partial, unaligned_vma_registered_ebusy)
+{
+	struct scenario *s = &self->s;
+	size_t ps = s->r.page_size, pmd = s->r.pmd_size, len = pmd + 8 * ps;
+	char *reserve, *vma;
+
+	/* The middle PMD's file offset must sit at a PMD-aligned address. */
+	reserve = mem_map_again(&s->r, 0, 3 * pmd);
+	ASSERT_NE(NULL, reserve);
+	ASSERT_EQ(0, munmap(reserve, 3 * pmd));
+	vma = mem_map_at(&s->r, pmd - 4 * ps, len, reserve + pmd - 4 * ps);
+	ASSERT_NE(NULL, vma);
+	ASSERT_EQ(NULL, register_uffd(_metadata, s, vma, len,
+				      UFFDIO_REGISTER_MODE_MISSING));
+	start_handler(_metadata, s, vma, len);
+	assert_precondition(_metadata, s);
+	expect_refused_range(_metadata, s, vma, len, EBUSY);
+	expect_hole_events(_metadata, s, vma, self->per - 4, self->per + 8, 1);
+}
+
+/*
+ * MODE_MISSING combined with WP, or with MINOR, on another mapping of the
+ * file: still MODE_MISSING, EBUSY. (Through that mapping only holes are
+ * touched: a present page whose PTE the refused collapse zapped would
+ * raise a MINOR fault, which the handler does not resolve.)
+ */
+static void combined_mode(struct __test_metadata *_metadata,
+			  struct scenario *s, __u64 mode)
+{
+	char *alias = mem_map_again(&s->r, 0, s->r.size);
+	const char *why;
+
+	ASSERT_NE(NULL, alias);
+	why = register_uffd(_metadata, s, alias, s->r.size,
+			    UFFDIO_REGISTER_MODE_MISSING | mode);
+	SKIP_IF(why);
+	start_handler(_metadata, s, alias, s->r.size);
+	assert_precondition(_metadata, s);
+	expect_refused_range(_metadata, s, middle(s), s->r.pmd_size, EBUSY);
+	expect_hole_events(_metadata, s, alias, 0, s->npages, 1);
+}
+
+TEST_F(partial, missing_wp_registered_ebusy)
+{
+	combined_mode(_metadata, &self->s, UFFDIO_REGISTER_MODE_WP);
+}
+
+TEST_F(partial, missing_minor_registered_ebusy)
+{
+	combined_mode(_metadata, &self->s, UFFDIO_REGISTER_MODE_MINOR);
 }
 
 /* khugepaged collapses @r's range within KHUGEPAGED_WAIT_MS. */

@@ -148,20 +148,27 @@ void mem_region_destroy(struct region *r)
 	r->fd = -1;
 }
 
-char *mem_map_again(const struct region *r, size_t off, size_t len)
+char *mem_map_at(const struct region *r, size_t off, size_t len, char *at)
 {
-	char *want, *p;
+	char *p;
 
 	if (r->fd >= 0)
-		return map_aligned(len, r->pmd_size, MAP_SHARED, r->fd, off);
-	if (r->type != MEM_SHARED_ANON)
+		p = mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 r->fd, off);
+	else if (r->type == MEM_SHARED_ANON)
+		/* Shared anonymous memory has no fd: mremap(0) aliases it. */
+		p = mremap(r->addr + off, 0, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   at);
+	else
 		return NULL;
-	/* Shared anonymous memory has no fd: mremap(old_size 0) aliases it. */
-	want = reserve_aligned(len, r->pmd_size);
-	if (!want)
-		return NULL;
-	p = mremap(r->addr + off, 0, len, MREMAP_MAYMOVE | MREMAP_FIXED, want);
 	return p == MAP_FAILED ? NULL : p;
+}
+
+char *mem_map_again(const struct region *r, size_t off, size_t len)
+{
+	char *want = reserve_aligned(len, r->pmd_size);
+
+	return want ? mem_map_at(r, off, len, want) : NULL;
 }
 
 void mem_holes_every(bool *hole, size_t npages, size_t first, size_t stride)

@@ -32,6 +32,8 @@ const char *mem_region_create(struct region *r, enum mem_type type,
 void mem_region_destroy(struct region *r);
 /* Map the pages [off, off + len) of @r's file again, PMD-aligned. */
 char *mem_map_again(const struct region *r, size_t off, size_t len);
+/* The same at address @at (MAP_FIXED: replacing what is there), or NULL. */
+char *mem_map_at(const struct region *r, size_t off, size_t len, char *at);
 
 static inline size_t mem_pages(const struct region *r)
 {

@@ -94,6 +94,25 @@ static int handler_copy(struct uffd_handler *h, unsigned long page, void *buf)
 }
 
 /* Record the fault before resolving it: the faulting reader checks at once. */
+/*
+ * A MINOR fault (MODE_MINOR registered): the page is in the page cache,
+ * only not mapped here; map it as it is (UFFDIO_CONTINUE). Counted apart
+ * from missing-page events: a page seen missing that faults as MINOR was
+ * filled behind userspace's back.
+ */
+static void handler_continue(struct uffd_handler *h, unsigned long page)
+{
+	struct uffdio_continue cont = {
+		.range = { .start = page, .len = h->page_size },
+	};
+	int ret = ioctl(h->uffd, UFFDIO_CONTINUE, &cont);
+
+	pthread_mutex_lock(&h->lock);
+	h->nr_minor++;
+	h->nr_errors += ret && errno != EEXIST;
+	pthread_mutex_unlock(&h->lock);
+}
+
 static void handler_event(struct uffd_handler *h, struct uffd_msg *msg,
 			  void *buf)
 {
@@ -103,6 +122,10 @@ static void handler_event(struct uffd_handler *h, struct uffd_msg *msg,
 
 	if (msg->event != UFFD_EVENT_PAGEFAULT) {
 		h->nr_other++;
+		return;
+	}
+	if (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_MINOR) {
+		handler_continue(h, page);
 		return;
 	}
 	pthread_mutex_lock(&h->lock);

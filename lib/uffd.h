@@ -26,12 +26,13 @@ struct uffd_handler {
 	pthread_t thread;
 	volatile bool stop;
 	pthread_mutex_t lock;
-	unsigned int *faults;	/* UFFD_EVENT_PAGEFAULT count per page */
+	unsigned int *faults;	/* missing-page UFFD_EVENT_PAGEFAULTs per page */
 	size_t nr_faults;	/* all page faults, in range or not */
 	size_t nr_outside;	/* faults outside [base, base + len) */
 	size_t nr_eexist;	/* UFFDIO_COPY found the page present */
 	size_t nr_errors;	/* other UFFDIO_COPY / read failures */
 	size_t nr_other;	/* events other than PAGEFAULT */
+	size_t nr_minor;	/* MINOR faults, not counted in @faults */
 };
 
 int uffd_handler_start(struct uffd_handler *h, int uffd, void *base,
