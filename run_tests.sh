@@ -269,7 +269,8 @@ run_binary()
 	reader=$!
 	# shellcheck disable=SC2086 # $sid and $tmo: words or nothing
 	$sid $tmo "$bindir/$b" "$@" > "$tmp/fifo" 2>&1 &
-	child=$! group=$!
+	child=$! group=
+	[ -z "$sid" ] || group=$child
 	wait "$child"
 	rc=$?
 	child=
