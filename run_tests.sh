@@ -3,9 +3,14 @@
 #
 # Run the userfaultfd x THP collapse suite with KTAP output.
 # Saves every THP/khugepaged knob, sets what the suite needs, runs the test
-# binaries and restores the knobs on every exit path (EXIT, INT, TERM, HUP).
+# binaries and restores the knobs on every exit path (EXIT, INT, TERM, HUP,
+# QUIT, PIPE): a signal is passed on to the running binary, which restores
+# its own, and waited for before ours are put back. Temporary files live in
+# one mktemp -d directory, removed at exit.
 # Exit: 0 all passed, 1 a failure, 4 everything skipped, 2 usage error.
 # POSIX sh: it also runs under busybox in the vm/ runner's initramfs.
+
+set -f	# no pathname expansion anywhere: test names are never globs
 
 THP=/sys/kernel/mm/transparent_hugepage
 KSFT_PASS=0
@@ -22,6 +27,13 @@ timeout_s=$(sed -n 's/^timeout=//p' "$here/settings" 2>/dev/null)
 timeout_s=${timeout_s:-300}
 DEFAULT_BUDGET_MS=400	# madv_collapse_race's, per race
 LOCK_WAIT_S=600		# as lib/thp.c's
+# The lock, as lib/thp.c's: only in a directory that root owns and no one
+# else may write to, so no one else can have put a symlink there (/run/lock
+# is world-writable on Debian).
+LOCK_DIR=/run
+LOCK_FILE=$LOCK_DIR/uffd-collapse-suite.lock
+STOP_WAIT_S=10		# for a signalled binary to put its knobs back
+tmp="" child="" reader=""
 
 usage()
 {
@@ -31,7 +43,8 @@ Usage: $0 [-h] [-l] [-v] [-b BINARY] [-t TEST]
   -l         list every test as BINARY FIXTURE.VARIANT.TEST
   -b BINARY  run only BINARY (one of: $BINARIES)
   -t TEST    run only TEST: FIXTURE.VARIANT.TEST (as -l prints) or a test
-             name (all its variants); may be given more than once
+             name (all its variants), matched literally; may be given more
+             than once
   -v         verbose: show the knobs set and restored
 Environment: OUTPUT=<dir> where the binaries are (default: beside this
 script, else ./build). UFFD_RACE_SEED, UFFD_RACE_STRESS, UFFD_RACE_BUDGET_MS
@@ -88,10 +101,46 @@ restore_knobs()
 	log "restored $(wc -l < "$saved") THP/khugepaged knobs"
 }
 
+# At exit: our knobs back (no binary runs by then), the temp dir gone. A
+# closed stdout must not stop it half-way.
 cleanup()
 {
-	restore_knobs
-	rm -f "$saved" "$saved.rc" "$saved.out"
+	trap '' PIPE
+	[ -z "$tmp" ] || restore_knobs
+	[ -z "$tmp" ] || rm -rf -- "$tmp"
+}
+
+# on_signal STATUS: the binary running (if any) gets SIGTERM with its
+# process group, and at most STOP_WAIT_S s to restore its knobs (then
+# SIGKILL); then exit STATUS, and cleanup() restores ours. Ctrl-C reaches
+# us only: the binary runs in its own session.
+on_signal()
+{
+	if [ -n "$child" ]; then
+		kill -TERM "-$child" 2>/dev/null || kill -TERM "$child" 2>/dev/null
+		reap "$child" "$STOP_WAIT_S"
+		child=
+	fi
+	[ -z "$reader" ] || reap "$reader" "$STOP_WAIT_S"
+	exit "$1"
+}
+
+# reap PID SECONDS: wait for our child PID (its status in $?); if it is
+# still there after SECONDS, SIGKILL it and the binary's process group
+# ($group, if any): while a process of that group lives, no other process
+# can have been given its id.
+reap()
+{
+	(
+		trap 'kill $! 2>/dev/null; exit 0' TERM
+		sleep "$2" & wait $!
+		kill -KILL ${group:+"-$group"} "$1"
+	) > /dev/null 2>&1 &
+	dog=$!
+	wait "$1"
+	set -- $?
+	kill "$dog" 2>/dev/null
+	return "$1"
 }
 
 set_knob()
@@ -108,31 +157,62 @@ why_skip()
 		echo "kernel without userfaultfd"
 }
 
-# Harness arguments selecting the tests of binary $1 named in $tests.
+# match BINARY TEST: how binary $1 knows test $2, compared as strings: "-r"
+# for a full FIXTURE.VARIANT.TEST, "-t" for a test name (no dot), else
+# nothing.
+match()
+{
+	list_binary "$1" | T=$2 awk '
+		BEGIN { t = ENVIRON["T"]; n = length(t); name = index(t, ".") == 0 }
+		$0 == t { how = "-r"; exit }
+		name && substr($0, length($0) - n) == "." t { how = "-t" }
+		END { if (how != "") print how }'
+}
+
+# Harness arguments selecting the tests of binary $1 named in $tests, one
+# per line (the names are [A-Za-z0-9_.-]: see the option parsing).
 select_args()
 {
 	for t in $tests; do
-		if list_binary "$1" | grep -qx "$t"; then
-			printf ' -r %s' "$t"
-		elif list_binary "$1" | grep -q "\.$t\$"; then
-			printf ' -t %s' "$t"
-		fi
+		how=$(match "$1" "$t")
+		[ -z "$how" ] || printf '%s\n%s\n' "$how" "$t"
 	done
 }
 
+# lock_dir_safe: LOCK_DIR is a directory (not a symlink) owned by root and
+# writable by its owner only.
+lock_dir_safe()
+{
+	# shellcheck disable=SC2012,SC2046 # ls -n: the owner's number, portably
+	set -- $(ls -ldn "$LOCK_DIR" 2>/dev/null)
+	case $1 in d????-??-*) [ "$3" = 0 ] ;; *) false ;; esac
+}
+
 # One run of the suite at a time (lib/thp.c says why), where flock(1) is
-# (busybox has none; a VM runs one suite anyway). The lock's descriptor
-# goes down to the binaries: their flock() on the same open file succeeds.
+# (busybox has none; a VM runs one suite anyway) and a safe LOCK_DIR is.
+# The lock's descriptor goes down to the binaries: their flock() on the
+# same open file succeeds.
 lock_suite()
 {
 	command -v flock >/dev/null 2>&1 || return 0
-	for dir in /run/lock /tmp; do
-		[ -d "$dir" ] && [ -w "$dir" ] && break
-	done
-	{ exec 9>>"$dir/uffd-collapse-suite.lock"; } 2>/dev/null || return 0
+	lock_dir_safe || {
+		echo "# no lock: $LOCK_DIR is not a directory only root may write to"
+		return 0
+	}
+	if [ -L "$LOCK_FILE" ] || ! { exec 9>>"$LOCK_FILE"; } 2>/dev/null; then
+		echo "Bail out! cannot open the lock $LOCK_FILE (a symlink or not a file)"
+		exit $KSFT_FAIL
+	fi
 	if ! flock -n 9; then
 		echo "waiting for another run of the suite to put the THP knobs back" >&2
-		if ! flock -w "$LOCK_WAIT_S" 9; then
+		# In the background, so that a signal ends the wait (the lock
+		# belongs to the open file, which stays ours).
+		flock -w "$LOCK_WAIT_S" 9 &
+		child=$! group=
+		wait "$child"
+		set -- $?
+		child=
+		if [ "$1" -ne 0 ]; then
 			echo "Bail out! another run of the suite held the THP knobs for $LOCK_WAIT_S s"
 			exit $KSFT_FAIL
 		fi
@@ -164,23 +244,42 @@ binary_timeout()
 }
 
 # Run binary $1 (its selected tests) with its output as KTAP diagnostics;
-# its exit status goes to $saved.rc (255: no test of it selected).
+# sets rc to its exit status (255: no test of it selected). The binary runs
+# in its own session (so timeout(1) and a signal reach all its processes,
+# and only through on_signal()), its output through a FIFO to a reader, so
+# that this shell waits in "wait", where a trapped signal interrupts it.
 run_binary()
 {
-	args=
+	b=$1
+	set --
 	if [ -n "$tests" ]; then
-		args=$(select_args "$1")
-		[ -n "$args" ] || { echo 255 > "$saved.rc"; return; }
+		for a in $(select_args "$b"); do
+			set -- "$@" "$a"
+		done
+		[ $# -gt 0 ] || { rc=255; return; }
 	fi
 	tmo=
-	command -v timeout >/dev/null && tmo="timeout $(binary_timeout "$1")"
-	# shellcheck disable=SC2086
-	{ $tmo "$bindir/$1" $args 2>&1; echo $? > "$saved.rc"; } |
-		tee "$saved.out" | sed 's/^/# /'
+	command -v timeout >/dev/null &&
+		tmo="timeout -k $STOP_WAIT_S $(binary_timeout "$b")"
+	sid=
+	command -v setsid >/dev/null && sid=setsid
+	rm -f "$tmp/fifo"
+	mkfifo "$tmp/fifo" || { echo "# cannot make a FIFO in $tmp"; rc=1; return; }
+	tee "$tmp/out" < "$tmp/fifo" | sed 's/^/# /' &
+	reader=$!
+	# shellcheck disable=SC2086 # $sid and $tmo: words or nothing
+	$sid $tmo "$bindir/$b" "$@" > "$tmp/fifo" 2>&1 &
+	child=$! group=
+	[ -z "$sid" ] || group=$child
+	wait "$child"
+	rc=$?
+	child=
+	reap "$reader" "$STOP_WAIT_S"
+	reader=
 	# The harness exits 0 when every test skipped: that is a skip.
-	if [ "$(cat "$saved.rc")" = 0 ] &&
-	   grep -q '^# Totals: pass:0 fail:0 .*skip:[1-9]' "$saved.out"; then
-		echo 4 > "$saved.rc"
+	if [ "$rc" = 0 ] &&
+	   grep -q '^# Totals: pass:0 fail:0 .*skip:[1-9]' "$tmp/out"; then
+		rc=4
 	fi
 }
 
@@ -191,7 +290,14 @@ while getopts "hlvb:t:" opt; do
 	l) list=1 ;;
 	v) verbose=1 ;;
 	b) only=$OPTARG ;;
-	t) tests="$tests $OPTARG" ;;
+	t)
+		# Test names are identifiers and dots: anything else names no
+		# test, and the list splits safely on blanks.
+		case $OPTARG in
+		'' | *[!A-Za-z0-9_.-]*)
+			echo "unknown test: $OPTARG (see -l)" >&2; exit 2 ;;
+		esac
+		tests="$tests $OPTARG" ;;
 	*) usage >&2; exit 2 ;;
 	esac
 done
@@ -211,7 +317,7 @@ done
 for t in $tests; do
 	found=
 	for b in $BINARIES; do
-		list_binary "$b" | grep -q -e "^$t\$" -e "\.$t\$" && found=1
+		[ -z "$(match "$b" "$t")" ] || found=1
 	done
 	[ -n "$found" ] || { echo "unknown test: $t (see -l)" >&2; exit 2; }
 done
@@ -230,12 +336,19 @@ if [ -n "$why" ]; then
 	exit $KSFT_SKIP
 fi
 
-lock_suite
-saved=$(mktemp)
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap 'on_signal 129' HUP
+trap 'on_signal 130' INT
+trap 'on_signal 131' QUIT
+trap 'on_signal 141' PIPE
+trap 'on_signal 143' TERM
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/uffd-collapse-suite.XXXXXX") || {
+	tmp=
+	echo "Bail out! cannot make a temporary directory"
+	exit $KSFT_FAIL
+}
+saved=$tmp/knobs
+lock_suite
 save_knobs
 set_knob enabled madvise
 set_knob shmem_enabled advise
@@ -248,7 +361,6 @@ for b in $BINARIES; do
 	n=$((n + 1))
 	echo "# selftests: uffd_collapse: $b"
 	run_binary "$b"
-	rc=$(cat "$saved.rc")
 	case $rc in
 	0) echo "ok $n selftests: uffd_collapse: $b"; passed=$((passed + 1)) ;;
 	4) echo "ok $n selftests: uffd_collapse: $b # SKIP" ;;

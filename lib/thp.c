@@ -5,12 +5,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,7 +22,13 @@
 
 #define THP_DIR "/sys/kernel/mm/transparent_hugepage/"
 #define MAX_KNOBS 64
-#define LOCK_NAME "uffd-collapse-suite.lock"
+/*
+ * The lock, as run_tests.sh's: only in a directory that root owns and no
+ * one else may write to (so no one else can have put a symlink there:
+ * /run/lock is world-writable on Debian), and never through a symlink.
+ */
+#define LOCK_DIR "/run"
+#define LOCK_PATH LOCK_DIR "/uffd-collapse-suite.lock"
 #define LOCK_WAIT_S 600
 
 struct knob {
@@ -131,16 +140,25 @@ static void restore_on_signal(int sig)
 	raise(sig);
 }
 
+/* LOCK_DIR is a directory, not a symlink, owned by root, writable by it only. */
+static bool lock_dir_safe(void)
+{
+	struct stat st;
+
+	return !lstat(LOCK_DIR, &st) && S_ISDIR(st.st_mode) && st.st_uid == 0 &&
+	       !(st.st_mode & (S_IWGRP | S_IWOTH));
+}
+
 /*
  * The lock's descriptor: the one run_tests.sh holds it on and passes down
- * (flock() on the same open file succeeds at once), else our own.
+ * (flock() on the same open file succeeds at once), else our own; -1 when
+ * there is no safe LOCK_DIR (no lock then, as in run_tests.sh). A lock file
+ * that cannot be opened as a regular file (a symlink, say) bails out.
  */
 static int lock_fd(void)
 {
-	static const char *const dirs[] = { "/run/lock", "/tmp" };
 	const char *env = getenv("UFFD_SUITE_LOCK_FD");
-	char path[64];
-	size_t i;
+	struct stat st;
 	int fd;
 
 	if (env && *env) {
@@ -148,13 +166,15 @@ static int lock_fd(void)
 		if (fd > 2 && fcntl(fd, F_GETFD) >= 0)
 			return fd;
 	}
-	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
-		snprintf(path, sizeof(path), "%s/" LOCK_NAME, dirs[i]);
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-		if (fd >= 0)
-			return fd;
+	if (!lock_dir_safe())
+		return -1;
+	fd = open(LOCK_PATH, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		printf("Bail out! cannot open the lock %s (a symlink or not a file)\n",
+		       LOCK_PATH);
+		exit(1);	/* KSFT_FAIL; nothing set yet */
 	}
-	return -1;
+	return fd;
 }
 
 /*
@@ -183,9 +203,30 @@ static void knobs_lock(void)
 	}
 }
 
+static __thread pid_t forking_pid;
+
+static void fork_prepare(void)
+{
+	forking_pid = getpid();
+}
+
+/*
+ * A process forked after thp_knobs_guard() is SIGKILLed when its parent
+ * dies: the harness runs each test in a process group of its own, which a
+ * Ctrl-C or a signal to the binary's group does not reach, and a test left
+ * running would go on changing knobs after they were restored. The dying
+ * parent restores them; the children, killed, write nothing.
+ */
+static void fork_child(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != forking_pid)
+		_exit(1);	/* the parent died before prctl() */
+}
+
 void thp_knobs_guard(void)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE };
 	size_t i;
 
 	if (guarded)
@@ -194,6 +235,7 @@ void thp_knobs_guard(void)
 	knobs_lock();
 	save_all_knobs();
 	atexit(thp_knobs_restore);
+	pthread_atfork(fork_prepare, NULL, fork_child);
 	for (i = 0; i < ARRAY_SIZE(sigs); i++)
 		signal(sigs[i], restore_on_signal);
 }

@@ -14,8 +14,9 @@ size_t thp_pmd_size(void);
 
 /*
  * Save every THP/khugepaged knob and arrange for them to be written back at
- * exit() and on SIGINT/SIGTERM/SIGHUP/SIGQUIT. Idempotent. First waits for
- * any other run of the suite to end (a lock file in /run/lock or /tmp).
+ * exit() and on SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGPIPE. Idempotent. First
+ * waits for any other run of the suite to end (the lock file
+ * /run/uffd-collapse-suite.lock, where /run is writable by root only).
  */
 void thp_knobs_guard(void);
 /*

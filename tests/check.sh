@@ -64,7 +64,7 @@ knob_snapshot()
 
 check_usage()
 {
-	local rc=0 listed
+	local rc=0 listed t
 	"$REPO/run_tests.sh" -h > /dev/null || { echo "# -h failed"; rc=1; }
 	"$REPO/run_tests.sh" -Z > /dev/null 2>&1
 	[ $? -eq 2 ] || { echo "# a bad option did not exit 2"; rc=1; }
@@ -74,6 +74,15 @@ check_usage()
 	[ $? -eq 2 ] || { echo "# a stray argument did not exit 2"; rc=1; }
 	"$REPO/run_tests.sh" -t no_such_test > /dev/null 2>&1
 	[ $? -eq 2 ] || { echo "# an unknown test name did not exit 2"; rc=1; }
+	# Test names are matched literally: not as a glob, not as a regex.
+	for t in 'collapse.*' '.' '*' '*holes_ebusy' 'missing_holes_ebus.' \
+		 'missing_holes_ebusy$' 'collapse.anon' 'anon.missing_holes_ebusy'; do
+		"$REPO/run_tests.sh" -l -t "$t" > /dev/null 2> "$tmp/usage.err"
+		if [ $? -ne 2 ] || ! grep -q '^unknown test: ' "$tmp/usage.err"; then
+			echo "# -t '$t' was not an unknown test (exit 2)"
+			rc=1
+		fi
+	done
 	listed=$("$REPO/run_tests.sh" -l | wc -l)
 	[ "$listed" -gt 0 ] || { echo "# -l listed nothing"; rc=1; }
 	echo "# $listed tests listed"
@@ -94,26 +103,26 @@ knobs_restored_after()
 	fi
 }
 
-# Start COMMAND in its own process group with SIGINT at its default (a
-# background job of a script would ignore it), and send the group SIGINT
-# after $1 seconds, as a Ctrl-C would.
+# interrupt_after DELAY COMMAND...: as Ctrl-C would, SIGINT to COMMAND's
+# process group DELAY s after a test binary started (see signal_run).
 interrupt_after()
 {
-	local delay=$1 pid
-	shift
-	setsid env --default-signal=INT "$@" &
-	pid=$!
-	sleep "$delay"
-	kill -INT -- "-$pid" 2>/dev/null
-	wait "$pid"
-	return 0
+	signal_run INT group "$@"
 }
 
+# The knobs read the same after a run, after Ctrl-C (SIGINT to the group)
+# and after SIGTERM to run_tests.sh alone, and after Ctrl-C to a binary.
+# The helpers report on fd 3 (see say): knobs_kept keeps their stdout.
 check_knobs()
 {
-	knobs_restored_after "$REPO/run_tests.sh" -t missing_holes_ebusy &&
-	knobs_restored_after interrupt_after 1 "$REPO/run_tests.sh" &&
-	knobs_restored_after interrupt_after 1 "$OUTPUT/uffd_collapse_test"
+	local rc=0
+	{
+		knobs_kept own_tmp_run "$REPO/run_tests.sh" -t missing_holes_ebusy || rc=1
+		knobs_kept interrupt_after 1 "$REPO/run_tests.sh" || rc=1
+		knobs_kept signal_run TERM leader 1 "$REPO/run_tests.sh" || rc=1
+		knobs_kept interrupt_after 1 "$OUTPUT/uffd_collapse_test" || rc=1
+	} 3>&1
+	return $rc
 }
 
 # expected KERNEL TEST: "RESULT REASON" as the first line of
@@ -277,30 +286,203 @@ fake_suite()
 	chmod +x "$1/run_tests.sh"
 }
 
-# vm_rc WANT DESCRIPTION vm/run.sh-ARGS...: vm/run.sh must exit WANT.
+# vm_rc WANT DESCRIPTION vm/run.sh-ARGS...: vm/run.sh must exit WANT; its
+# time in vm_rc_s, its stdout and stderr in $tmp/vmrc.log.
 vm_rc()
 {
-	local want=$1 desc=$2 got
+	local want=$1 desc=$2 got t0=$SECONDS
 	shift 2
 	"$REPO/vm/run.sh" "$@" > "$tmp/vmrc.log" 2>&1
 	got=$?
-	echo "# vm/run.sh, $desc: exit $got (want $want)"
-	[ "$got" -eq "$want" ]
+	vm_rc_s=$((SECONDS - t0))
+	echo "# vm/run.sh, $desc: exit $got (want $want) in $vm_rc_s s"
+	[ "$got" -eq "$want" ] && return
+	grep -a '^vm:' "$tmp/vmrc.log" | sed 's/^/#   /'
+	return 1
 }
 
 # The runner's verdicts: a kernel that does not boot or a guest that hangs
-# is 125 (git bisect skip); a WARNING during a passing run is a failure.
+# is 125 (git bisect skip); a kernel splat after the suite started is a
+# failure (1), in a passing run and in a run the splat hung, which is
+# stopped --splat-grace s after the splat, long before the timeout.
 check_vm_runner()
 {
-	local k=$1 rc=0
+	local k=$1 rc=0 s
 	head -c 100000 "$k" > "$tmp/truncated"
 	fake_suite "$tmp/hang" 'echo "TAP version 13"; sleep 100000'
+	# Also shows what /init set for the suite.
+	# shellcheck disable=SC2016 # expanded in the guest
 	fake_suite "$tmp/warn" 'echo "TAP version 13"; echo 1..1
+echo "env: numa_balancing=$(cat /proc/sys/kernel/numa_balancing)" \
+	"compaction_proactiveness=$(cat /proc/sys/vm/compaction_proactiveness)" \
+	"printk=$(cut -f1 /proc/sys/kernel/printk)"
 echo "WARNING: CPU: 0 PID: 1 at mm/khugepaged.c:1 fake+0x0/0x0" > /dev/kmsg
 echo "ok 1 fake"; exit 0'
+	fake_suite "$tmp/quiet" 'echo "TAP version 13"; echo 1..1
+echo 4 > /proc/sys/kernel/printk; echo "ok 1 fake"; exit 0'
+	splat_hang_suite "$tmp/oops" 'Oops: invalid opcode: 0000 [#1] PREEMPT SMP NOPTI'
+	splat_hang_suite "$tmp/bug" 'kernel BUG at mm/khugepaged.c:1234!'
 	vm_rc 125 "truncated kernel" --kernel "$tmp/truncated" --timeout 60 || rc=1
 	vm_rc 125 "hung guest" --kernel "$k" --suite-dir "$tmp/hang" --timeout 30 || rc=1
 	vm_rc 1 "WARNING in a passing run" --kernel "$k" --suite-dir "$tmp/warn" || rc=1
+	vm_said 'KERNEL SPLAT during the suite (suite status 0)' || rc=1
+	grep -aq '^env: numa_balancing=0 compaction_proactiveness=0 printk=7' "$tmp/vmrc.log" ||
+		{ echo "# /init did not set numa_balancing=0 compaction_proactiveness=0 printk=7:"; \
+		  grep -a '^env:' "$tmp/vmrc.log" | sed 's/^/#   /'; rc=1; }
+	vm_rc 1 "console log level lowered by the suite" --kernel "$k" --suite-dir "$tmp/quiet" || rc=1
+	vm_said 'the suite lowered the console log level to 4' || rc=1
+	for s in oops bug; do
+		vm_rc 1 "$s, then the suite hangs" --kernel "$k" --suite-dir "$tmp/$s" \
+			--timeout 600 --splat-grace 10 || rc=1
+		# Boot takes seconds: 300 s is far above boot + grace, far below 600.
+		[ "$vm_rc_s" -lt 300 ] || { echo "# $s: not stopped before the timeout"; rc=1; }
+		vm_said 'KERNEL SPLAT during the suite, then the guest stopped' || rc=1
+	done
+	return $rc
+}
+
+# vm_said TEXT: the last vm/run.sh gave TEXT as its reason (a "vm: " line).
+vm_said()
+{
+	grep -aqF "vm: $1" "$tmp/vmrc.log" && return
+	echo "# vm/run.sh did not say: $1"
+	return 1
+}
+
+# splat_hang_suite DIR LINE: a fake suite that puts LINE in the kernel log,
+# as a crashing kernel would, and then hangs.
+splat_hang_suite()
+{
+	fake_suite "$1" "echo 'TAP version 13'; echo 1..1
+echo '$2' > /dev/kmsg; sleep 100000"
+}
+
+# knobs_kept COMMAND...: COMMAND succeeds (its output in $tmp/out) and the
+# knobs read the same afterwards.
+knobs_kept()
+{
+	local rc
+	knob_snapshot > "$tmp/knobs.kept"
+	"$@" > "$tmp/out" 2>&1
+	rc=$?
+	if ! knob_snapshot | diff "$tmp/knobs.kept" - > "$tmp/knobs.diff"; then
+		echo "# knobs changed by: $*"
+		sed 's/^/# /' "$tmp/knobs.diff"
+		rc=1
+	fi
+	return $rc
+}
+
+# say TEXT: print TEXT on fd 3 if it is open, else on stdout.
+say()
+{
+	if { true >&3; } 2> /dev/null; then
+		echo "$*" >&3
+	else
+		echo "$*"
+	fi
+}
+
+# own_tmp_run COMMAND...: run COMMAND with a /tmp of its own (see
+# own_tmp_cmd), and fail if it left anything there (whatever its status).
+own_tmp_run()
+{
+	own_tmp_cmd
+	"${OWN_TMP[@]}" "$@"
+	say "# ${*##*/}: exit $?"
+	own_tmp_left
+}
+
+# own_tmp_cmd: set OWN_TMP to a command prefix that execs the rest (same
+# process: signal_run signals it by pid) in a mount namespace where /tmp is
+# an overlay of itself: what the rest writes there goes to an upper layer
+# on a tmpfs of its own, and what others write to /tmp meanwhile does not.
+# A sleeper whose working directory is that upper layer is left there for
+# own_tmp_left.
+own_tmp_cmd()
+{
+	rm -f "$tmp/sleeper.pid"
+	mkdir -p "$tmp/ovl"
+	# shellcheck disable=SC2016 # expanded by that sh
+	OWN_TMP=(unshare -m sh -c 'exec 3> "$1"; d=$2; shift 2
+		mount -t tmpfs uffd-check-tmp "$d" && mkdir "$d/up" "$d/work" &&
+		cd "$d/up" && mount -t overlay uffd-check-tmp \
+			-o "lowerdir=/tmp,upperdir=$d/up,workdir=$d/work" /tmp || exit 1
+		sleep 600 < /dev/null > /dev/null 2>&1 &
+		echo $! >&3; exec 3>&-; cd /
+		unset TMPDIR; exec "$@"' sh "$tmp/sleeper.pid" "$tmp/ovl")
+}
+
+# own_tmp_left: fail, naming them, if the last command run with OWN_TMP
+# left files in /tmp; ends its sleeper.
+own_tmp_left()
+{
+	local s left
+	s=$(cat "$tmp/sleeper.pid" 2>/dev/null)
+	[ -n "$s" ] || { say "# could not give the run a /tmp of its own"; return 1; }
+	left=$(cd "/proc/$s/cwd" && find . -mindepth 1 | sed 's|^\./|/tmp/|')
+	kill "$s"
+	rm -f "$tmp/sleeper.pid"
+	[ -z "$left" ] || { say "# left in /tmp: $(echo "$left" | tr '\n' ' ')"; return 1; }
+}
+
+# suite_procs: the processes of a test binary of $OUTPUT.
+suite_procs()
+{
+	ps -eo pid=,args= | P="$OUTPUT/" awk 'index($2, ENVIRON["P"]) == 1'
+}
+
+# signal_run SIG WHOM DELAY COMMAND...: start COMMAND in a session (and a
+# /tmp, see own_tmp_cmd) of its own, with SIGINT at its default (a
+# background job of a script would ignore it); DELAY s after a test binary
+# started, send SIG to COMMAND's process group (WHOM=group, as Ctrl-C does)
+# or to COMMAND alone (WHOM=leader). The binary must be stopped by it, not
+# run to its end, and COMMAND must end within 30 s (run_tests.sh waits at
+# most 10 s for the binary, then 10 s for its output), leaving no process
+# of a test binary and no file in /tmp.
+signal_run()
+{
+	local sig=$1 whom=$2 delay=$3 pid i t0 st rc=0 left
+	shift 3
+	own_tmp_cmd
+	setsid env --default-signal=INT "${OWN_TMP[@]}" "$@" > "$tmp/signal.out" 2>&1 &
+	pid=$!
+	for ((i = 0; i < 300; i++)); do
+		[ -z "$(suite_procs)" ] || break
+		sleep 0.1
+	done
+	[ "$i" -lt 300 ] || { say "# no test binary started in 30 s"; rc=1; }
+	sleep "$delay"
+	t0=$EPOCHREALTIME
+	if [ "$whom" = group ]; then
+		kill -"$sig" -- "-$pid"
+	else
+		kill -"$sig" "$pid"
+	fi
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ "$i" -ge 300 ]; then
+		say "# SIG$sig to the $whom: $* still ran 30 s later"
+		kill -KILL -- "-$pid"
+		rc=1
+	fi
+	wait "$pid"
+	st=$?
+	say "# SIG$sig to the $whom of ${*##*/}: exit $st after" \
+		"$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
+	left=$(suite_procs)
+	if [ -n "$left" ]; then
+		say "# test binaries left running: $(echo "$left" | tr '\n' ' ')"
+		awk '{print $1}' <<< "$left" | xargs -r kill -KILL
+		rc=1
+	fi
+	if grep -q 'Totals: pass:' "$tmp/signal.out"; then
+		say "# a binary ran to its end: SIG$sig did not stop it"
+		rc=1
+	fi
+	own_tmp_left || rc=1
 	return $rc
 }
 

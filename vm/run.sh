@@ -11,11 +11,34 @@ shopt -s extglob
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KERNEL='' SMP=2 MEM=2G NUMA_NODES=1 ACCEL=auto TIMEOUT=600 SUITE_DIR='' APPEND='' LOG=''
+SPLAT_GRACE=30
 ARGS=()
 DIE_STATUS=128 # setup errors abort "git bisect run"
 START=VMRUN-START RESULT=VMRUN-RESULT
-SPLAT='Oops|BUG:|WARNING:|Kernel panic|possible circular locking|possible recursive locking|general protection fault|Call Trace:'
-CMDLINE='console=ttyS0 panic=-1 loglevel=5 printk.time=1 rcupdate.rcu_cpu_stall_timeout=300 watchdog_thresh=60'
+# What the kernel prints when it went wrong (a line with a printk time stamp).
+SPLATS=(
+	'Oops' 'BUG:' 'kernel BUG at' 'WARNING:' 'Kernel panic' 'general protection fault'
+	'UBSAN:' 'KASAN:' 'BUG: soft lockup' 'INFO: task .* blocked for more than' 'hung_task'
+	'rcu_sched self-detected stall' 'rcu: INFO: rcu_.* detected stall'
+	'possible circular locking' 'possible recursive locking' 'Call Trace:'
+)
+SPLAT=$(IFS='|'; echo "${SPLATS[*]}")
+SPLAT_LINE="\[ *[0-9]+\.[0-9]+\].*($SPLAT)"
+# The console log level: the console shows a message whose level is below
+# it. loglevel=5 at boot shows warnings and worse: __warn() prints the
+# "WARNING:" line at KERN_WARNING (4) and its registers and trace at
+# KERN_DEFAULT, which is default_message_loglevel (4: /proc/sys/kernel/printk
+# reads "7 4 1 7" in the suite on Debian's 6.1 and 6.12); oopses, BUG, soft
+# lockups, hung tasks and RCU stalls print their first line at KERN_ERR or
+# more urgent. /init raises it to SUITE_LOGLEVEL for the suite, since the
+# stack of a hung or RCU-stalling task comes from sched_show_task() at
+# KERN_INFO (6). Nothing in the suite writes a printk setting; /init reports
+# the level after the suite, and a lower one fails the run.
+SUITE_LOGLEVEL=7
+# numa_balancing=disable: page migration makes an anonymous MADV_COLLAPSE
+# fail with EINVAL (SCAN_PTE_NON_PRESENT) at random; /init also turns off
+# proactive compaction.
+CMDLINE='console=ttyS0 panic=-1 loglevel=5 printk.time=1 rcupdate.rcu_cpu_stall_timeout=300 watchdog_thresh=60 numa_balancing=disable'
 
 usage() {
 	cat <<USAGE
@@ -27,6 +50,8 @@ Usage: ${0##*/} --kernel PATH [options] [-- ARGS for run_tests.sh]
   --numa-nodes N      split RAM and vCPUs evenly over N NUMA nodes (default $NUMA_NODES)
   --accel A           auto|kvm|tcg (default $ACCEL: kvm only if a probe guest runs)
   --timeout S         kill qemu after S seconds (default $TIMEOUT)
+  --splat-grace S     after a kernel splat, give the suite S seconds to end,
+                      then stop the guest (default $SPLAT_GRACE)
   --suite-dir DIR     copy DIR as is to /suite (must hold run_tests.sh);
                       default: make -C $REPO STATIC=1 OUTPUT=tmp,
                       plus run_tests.sh and settings
@@ -35,16 +60,19 @@ Usage: ${0##*/} --kernel PATH [options] [-- ARGS for run_tests.sh]
   -h, --help          this help
 
 The console goes to stdout. Exit status: the suite's (0 pass, 1 fail, 4 skip);
-1 if a kernel splat (oops, BUG, WARNING, lockdep, GPF, Call Trace) shows after
-the suite started; 125 if the kernel did not boot, died or timed out; 2 on a
-bad option; 128 if the suite or the tools cannot be set up.
+1 if a kernel splat (oops, BUG, WARNING, panic, lockdep, GPF, UBSAN, KASAN,
+soft lockup, hung task, RCU stall, Call Trace) shows after the suite started,
+whether or not the suite ends: the guest is stopped --splat-grace seconds
+after the splat; 125 if the kernel did not boot, or died or timed out during
+the suite without a splat; 2 on a bad option; 128 if the suite or the tools
+cannot be set up.
 USAGE
 }
 
 parse_args() {
 	while (($#)); do
 		case $1 in
-		--kernel | --smp | --mem | --numa-nodes | --accel | --timeout | --suite-dir | --append | --log)
+		--kernel | --smp | --mem | --numa-nodes | --accel | --timeout | --splat-grace | --suite-dir | --append | --log)
 			(($# >= 2)) || bad_usage
 			local v=${1#--}
 			v=${v//-/_}
@@ -57,6 +85,7 @@ parse_args() {
 	done
 	[[ -n $KERNEL ]] || bad_usage
 	[[ $SMP =~ ^[1-9][0-9]*$ && $NUMA_NODES =~ ^[1-9][0-9]*$ && $TIMEOUT =~ ^[1-9][0-9]*$ ]] || bad_usage
+	[[ $SPLAT_GRACE =~ ^[0-9]+$ ]] || bad_usage
 	[[ $ACCEL =~ ^(auto|kvm|tcg)$ ]] || bad_usage
 	mem_mib >/dev/null || bad_usage
 }
@@ -88,6 +117,11 @@ stage_suite() {
 	[[ -x $1/run_tests.sh ]] || die "no executable run_tests.sh in the suite"
 }
 
+# write_init FILE: the guest's /init. Before the suite: no NUMA balancing,
+# no proactive compaction (page migration makes an anonymous MADV_COLLAPSE
+# fail with EINVAL at random), console log level SUITE_LOGLEVEL. The VM ends
+# with the suite, so nothing is put back. After it: the suite's status and
+# the console log level, on the result line.
 write_init() {
 	cat >"$1" <<'INIT'
 #!/bin/busybox sh
@@ -99,14 +133,21 @@ mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/shm
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /dev/shm
+for f in /proc/sys/kernel/numa_balancing /proc/sys/vm/compaction_proactiveness; do
+	[ ! -e $f ] || echo 0 >$f || echo "vm-init: cannot write 0 to $f"
+done
+echo @LOGLEVEL@ >/proc/sys/kernel/printk
 set --
 while IFS= read -r a; do set -- "$@" "$a"; done </suite.args
 cd /suite
 printf '\n%s\n' VMRUN-START
 /suite/run_tests.sh "$@"
-printf '\n%s %s\n' VMRUN-RESULT: $?
+rc=$?
+read -r level rest </proc/sys/kernel/printk
+printf '\n%s %s console_loglevel=%s\n' VMRUN-RESULT: $rc "$level"
 poweroff -f
 INIT
+	sed -i "s/@LOGLEVEL@/$SUITE_LOGLEVEL/" "$1"
 	chmod +x "$1"
 }
 
@@ -134,6 +175,7 @@ kvm_works() {
 # fs. Stops early on "KVM internal error", after which qemu would hang.
 guest_runs() {
 	local out=$TMP/probe.out pid i
+	: >"$out"
 	qemu-system-x86_64 "$@" -m 256 -nographic -no-reboot -nic none -kernel "$KERNEL" \
 		-append 'console=ttyS0 loglevel=1 panic=-1' </dev/null >"$out" 2>&1 &
 	pid=$!
@@ -182,24 +224,29 @@ numa_opts() {
 
 # console LOG TIMES: copy the guest console to stdout and LOG, less CRs and
 # the firmware's terminal escapes, and note in TIMES when the start and
-# result markers went by.
+# result markers went by, and the first kernel splat before the start
+# ("splat-boot") and after it ("splat-suite").
 console() {
-	local line
+	local line phase=boot seen=''
 	while IFS= read -r line || [[ -n $line ]]; do
 		line=${line%$'\r'}
 		[[ $line != *$'\e'* ]] || line=${line//$'\e'@(c|\[*([0-9;?])[a-zA-Z])/}
 		printf '%s\n' "$line"
 		printf '%s\n' "$line" >&3
 		case $line in
-		*"$START"*) echo "start $EPOCHREALTIME" >&4 ;;
+		*"$START"*) echo "start $EPOCHREALTIME" >&4; phase=suite seen='' ;;
 		*"$RESULT:"*) echo "end $EPOCHREALTIME" >&4 ;;
 		esac
+		if [[ -z $seen && $line =~ $SPLAT_LINE ]]; then
+			echo "splat-$phase $EPOCHREALTIME" >&4
+			seen=1
+		fi
 	done 3>>"$1" 4>>"$2"
 }
 
-# boot N: run attempt N; sets LOGN, TIMESN and QEMU_STATUS.
+# boot N: run attempt N; sets LOGN, TIMESN, QEMU_STATUS and STOPPED.
 boot() {
-	local n=$1
+	local n=$1 pid
 	LOGN=$TMP/console.$n TIMESN=$TMP/times.$n QEMU_STATUS=0
 	echo "qemu $EPOCHREALTIME" >"$TIMESN"
 	{ timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
@@ -208,9 +255,62 @@ boot() {
 		-append "$CMDLINE${APPEND:+ $APPEND}" \
 		-smp "$SMP" -m "$(mem_mib)M" "${QEMU_OPTS[@]}" </dev/null |
 		console "$LOGN" "$TIMESN"; } &
-	wait $! || QEMU_STATUS=$?
+	pid=$!
+	watch_guest "$pid"
+	wait "$pid" || QEMU_STATUS=$?
 	rm -f "$TMP/qemu.pid"
 	[[ -z $LOG ]] || cat "$LOGN" >>"$LOG"
+}
+
+# watch_guest PID: while PID (qemu and the console) runs, stop the guest
+# SPLAT_GRACE s after the first splat of the suite if the suite has not
+# ended by then, after a splat at boot if the suite has not started, and
+# after the suite's result if the guest did not power off. Sets STOPPED to
+# why, or ''. SIGKILL 10 s after SIGTERM; timeout(1) bounds it all anyway.
+watch_guest() {
+	local pid=$1 stop_at=''
+	STOPPED=''
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 0.5
+		if [[ -z $STOPPED ]]; then
+			stop_reason
+			[[ -n $STOPPED ]] || continue
+			stop_at=$SECONDS
+			stop_qemu TERM
+		elif ((SECONDS - stop_at >= 10)); then
+			stop_qemu KILL
+		fi
+	done
+}
+
+stop_qemu() {
+	[[ ! -s $TMP/qemu.pid ]] || kill -"$1" "$(<"$TMP/qemu.pid")" 2>/dev/null || true
+}
+
+# stop_reason: set STOPPED if the guest should be stopped now (see
+# watch_guest); times in microseconds.
+stop_reason() {
+	local k t start='' end='' boot_splat='' suite_splat=''
+	local now=${EPOCHREALTIME//[.,]/} grace=$((SPLAT_GRACE * 1000000))
+	while read -r k t; do
+		t=${t//[.,]/}
+		case $k in
+		start) start=$t ;;
+		end) end=$t ;;
+		splat-boot) boot_splat=$t ;;
+		splat-suite) suite_splat=$t ;;
+		esac
+	done <"$TIMESN"
+	if [[ -n $end ]]; then
+		((now - end < grace)) ||
+			STOPPED="the guest did not power off within $SPLAT_GRACE s of the suite's end"
+	elif [[ -n $suite_splat ]]; then
+		((now - suite_splat < grace)) ||
+			STOPPED="the suite did not end within $SPLAT_GRACE s of the splat"
+	elif [[ -z $start && -n $boot_splat ]]; then
+		((now - boot_splat < grace)) ||
+			STOPPED="kernel splat at boot, and no suite $SPLAT_GRACE s later"
+	fi
 }
 
 timed_out() { ((QEMU_STATUS == 124 || QEMU_STATUS == 137)); }
@@ -224,33 +324,62 @@ elapsed() {
 
 # splats: print the kernel splat lines after the start marker.
 splats() {
-	sed -n "/$START/,\$p" "$LOGN" |
-		grep -aE "\[ *[0-9]+\.[0-9]+\].*($SPLAT)" || true
+	sed -n "/$START/,\$p" "$LOGN" | grep -aE "$SPLAT_LINE" || true
+}
+
+# show_splats LINES: print them on stderr, at most 20.
+show_splats() {
+	local n
+	n=$(grep -c . <<<"$1")
+	head -n 20 <<<"$1" >&2
+	((n <= 20)) || log "... and $((n - 20)) more splat lines in the console"
+}
+
+# how_ended: why the guest ended without the suite's result.
+how_ended() {
+	if [[ -n $STOPPED ]]; then
+		echo "stopped: $STOPPED"
+	elif timed_out; then
+		echo "timed out after $TIMEOUT s"
+	else
+		echo "died (qemu status $QEMU_STATUS)"
+	fi
 }
 
 # verdict: print the exit status of the last attempt, explaining on stderr.
+# A splat after the start marker fails the run whatever the suite did; one
+# before it, at boot, is the kernel not booting (125): no test ran, and
+# git bisect must skip such a commit, not call it bad.
 verdict() {
-	local rc found
+	local rc found level
 	found=$(splats)
 	rc=$(grep -aoE "$RESULT: [0-9]+" "$LOGN" | tail -n1 | awk '{print $2}')
-	if [[ -z $rc ]]; then
-		if timed_out; then
-			log "timed out after $TIMEOUT s"
-		elif ! grep -aq "$START" "$LOGN"; then
-			log "kernel did not boot to the suite (qemu status $QEMU_STATUS)"
+	level=$(grep -aoE "$RESULT: [0-9]+ console_loglevel=[0-9]+" "$LOGN" | tail -n1 | sed 's/.*=//')
+	if [[ -n $found ]]; then
+		if [[ -n $rc ]]; then
+			log "KERNEL SPLAT during the suite (suite status $rc), failing:"
 		else
-			log "kernel died during the suite (qemu status $QEMU_STATUS)"
+			log "KERNEL SPLAT during the suite, then the guest $(how_ended), failing:"
 		fi
-		[[ -z $found ]] || printf '%s\n' "vm: kernel splat:" "$found" >&2
+		show_splats "$found"
+		echo 1
+		return
+	fi
+	if [[ -z $rc ]]; then
+		if ! grep -aq "$START" "$LOGN"; then
+			log "kernel did not boot to the suite: the guest $(how_ended)"
+		else
+			log "no result from the suite: the guest $(how_ended)"
+		fi
 		echo 125
 		return
 	fi
-	((rc < 128)) || rc=1
-	if [[ -n $found ]]; then
-		log "KERNEL SPLAT during the suite (suite status $rc), failing:"
-		printf '%s\n' "$found" >&2
-		rc=1
+	if [[ -n $level ]] && ((level < SUITE_LOGLEVEL)); then
+		log "the suite lowered the console log level to $level (set: $SUITE_LOGLEVEL): splats may be hidden, failing"
+		echo 1
+		return
 	fi
+	((rc < 128)) || rc=1
 	echo "$rc"
 }
 
@@ -269,7 +398,7 @@ main() {
 	for n in 1 2; do
 		boot "$n"
 		if ((n == 1)) && ! grep -aq "$START" "$LOGN" && ! timed_out; then
-			log "attempt 1: died before the start marker after $(elapsed qemu) s (qemu status $QEMU_STATUS), retrying"
+			log "attempt 1: ended before the start marker after $(elapsed qemu) s ($(how_ended)), retrying"
 			continue
 		fi
 		break
