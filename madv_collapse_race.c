@@ -398,13 +398,13 @@ static uint64_t race_moment(struct race *x)
 }
 
 /*
- * A delay for a registration: half the time anywhere (race_moment()), half
- * from the last quarter of a call to just past its end, where a collapse
- * looks for userfaultfds (reg_raced()).
+ * A delay for a registration: a quarter of the time anywhere
+ * (race_moment()), else from the last quarter of a call to just past its
+ * end, where a collapse looks for userfaultfds (reg_raced()).
  */
 static uint64_t reg_moment(struct race *x)
 {
-	if (race_rng_below(&x->rng, 2))
+	if (!race_rng_below(&x->rng, 4))
 		return race_moment(x);
 	return x->call_ns * 3 / 4 +
 	       race_rng_below(&x->rng, x->call_ns * 3 / 8 + 1);
