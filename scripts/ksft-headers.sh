@@ -21,8 +21,21 @@ trap 'die "unexpected failure at line $LINENO: $BASH_COMMAND"' ERR
 pkg=$1 dest=$2
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+# need_xz: xz, which tar needs for the tarball; apt-get installed (xz-utils,
+# bounded waits) when missing and root.
+need_xz()
+{
+	command -v xz >/dev/null && return 0
+	{ [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; } ||
+		die "no xz to read the $pkg tarball: run 'apt-get install xz-utils' as root, or pass KDIR=<kernel tree>"
+	{ DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q \
+		-o DPkg::Lock::Timeout=300 xz-utils >&2 && command -v xz >/dev/null; } ||
+		die "no xz, and 'apt-get install xz-utils' failed (apt's messages above): install it, or pass KDIR=<kernel tree>"
+}
+
 # linux-source.sh has printed why on stderr.
 tarball=$("$here/linux-source.sh" "$pkg") || exit 1
+need_xz
 ver=$(cat "${tarball%.tar.xz}.version")
 top=$(basename "$tarball" .tar.xz)
 mkdir -p "$dest" || die "cannot create $dest"

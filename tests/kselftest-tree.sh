@@ -146,6 +146,7 @@ done
 tmp=$(mktemp -d)
 trap cleanup EXIT
 need rsync rsync || die "no rsync, and apt-get install rsync failed (apt's messages above)"
+need xz xz-utils || die "no xz, and apt-get install xz-utils failed (apt's messages above)"
 [ -n "$tree" ] || extract_tree
 [ -f "$tree/tools/testing/selftests/lib.mk" ] || die "$tree: no kselftest"
 copy_suite
