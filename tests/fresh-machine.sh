@@ -123,15 +123,17 @@ part_build()
 	[ -z "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ] ||
 		say "note: $REPO has uncommitted changes, not checked here"
 	[ ! -e "$tmp/clone/build" ] || fail "the clone has a build/"
+	# Built in a copy: the clone stays clean for the chroot.
+	cp -a "$tmp/clone" "$tmp/build"
 	mkdir -p "$CACHE"
 	step make-empty-usr-src 1200 unshare -m --propagation private \
-		bash -c 'build_in_namespace "$@"' _ "$tmp/clone" "$CACHE"
+		bash -c 'build_in_namespace "$@"' _ "$tmp/build" "$CACHE"
 	grep -q '^/usr/src: 0 entries; .*: 0 entries$' "$log" ||
 		fail "/usr/src or the cache was not empty: $(head -n 1 "$log")"
 	grep -q '^linux-source.sh: fetching .* with apt-get download' "$log" ||
 		fail "the headers did not come through apt-get download"
 	grep '^kselftest headers from' "$log" | sed 's/^/# /'
-	check_binaries "$tmp/clone"
+	check_binaries "$tmp/build"
 	say "built with empty /usr/src and cache: $PROGS"
 }
 
@@ -202,6 +204,7 @@ part_chroot()
 	local log=$tmp/make-run-chroot.log r=$tmp/root p
 	base
 	step unpack 600 unpack_root
+	[ ! -e "$r/root/suite/build" ] || fail "the chroot's clone has a build/"
 	# shellcheck disable=SC2016 # dpkg-query's format
 	for p in liburing-dev libnuma-dev xz-utils; do
 		! chroot "$r" dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q ' installed$' ||
