@@ -26,14 +26,15 @@ INCLUDE=make,gcc,libc6-dev,ca-certificates
 # Bump when the chroot's recipe changes: the cached base is remade.
 BASE=$BASE_DIR/$SUITE-minbase-1.tar
 PROGS=$(sed -n 's/^TEST_GEN_PROGS := //p' "$REPO/Makefile")
-chroot_part=1 tmp=''
+chroot_part=1 keep='' tmp=''
 
 usage()
 {
 	cat <<EOF
-Usage: $0 [-h] [--no-chroot]
+Usage: $0 [-h] [--no-chroot] [--keep]
   --no-chroot  only the build with an empty /usr/src and cache, not
                'make run' in a debootstrap'd Debian 12 chroot
+  --keep       keep the work directory (clone, logs, chroot) for a look
 Checks that a clean clone of HEAD builds (and, in the chroot, runs) on a
 machine that has nothing of the suite's. The chroot's base is made once
 with debootstrap and kept in $BASE.
@@ -54,6 +55,7 @@ cleanup()
 	local m
 	[ -n "$tmp" ] && [ -d "$tmp" ] || return 0
 	for m in $(mounts_under "$tmp" | sort -r); do umount -l "$m" 2>/dev/null; done
+	[ -z "$keep" ] || { say "kept $tmp"; return 0; }
 	if [ -n "$(mounts_under "$tmp")" ]; then
 		say "left $tmp: still mounted there"
 		return 0
@@ -70,7 +72,10 @@ step()
 	shift 2
 	timeout -k 30 "$limit" bash -c '"$@"' _ "$@" </dev/null >"$tmp/$name.log" 2>&1 || rc=$?
 	if [ "$rc" -ne 0 ]; then
-		tail -n 25 "$tmp/$name.log" | sed 's/^/#   /'
+		tail -n 15 "$tmp/$name.log" | sed 's/^/#   /'
+		say "$name: failures and set-up messages in its log:"
+		grep -E '(^|# )not ok |Expected |^E: |^(linux-source|ksft-headers|deps)\.sh: |^make: ' \
+			"$tmp/$name.log" | head -n 30 | sed 's/^/#   /'
 		[ "$rc" -ne 124 ] || fail "$name: timed out after ${limit}s"
 		fail "$name: exit $rc after $((SECONDS - t0))s (log above)"
 	fi
@@ -223,13 +228,15 @@ part_chroot()
 	say "make run in a fresh $SUITE chroot: installed liburing-dev libnuma-dev, passed"
 }
 
-case ${1:-} in
--h | --help) usage; exit 0 ;;
---no-chroot) chroot_part='' ;;
-'') ;;
-*) usage >&2; exit 2 ;;
-esac
-[ $# -le 1 ] || { usage >&2; exit 2; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	-h | --help) usage; exit 0 ;;
+	--no-chroot) chroot_part='' ;;
+	--keep) keep=1 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+	shift
+done
 [ "$(id -u)" -eq 0 ] || fail "needs root (mount namespaces, chroot, apt-get)"
 for c in git unshare mount chroot timeout flock make; do
 	command -v "$c" >/dev/null || fail "no $c (Debian: git, util-linux, coreutils, make)"
