@@ -186,7 +186,7 @@ unpack_root()
 {
 	local r=$tmp/root
 	mkdir "$r" && tar --numeric-owner -C "$r" -xpf "$BASE" &&
-	cp -a /etc/apt/. "$r/etc/apt/" &&
+	rm -rf "$r/etc/apt" && cp -a /etc/apt "$r/etc/apt" &&
 	cat /etc/resolv.conf >"$r/etc/resolv.conf" &&
 	cp -a "$tmp/clone" "$r/root/suite"
 }
