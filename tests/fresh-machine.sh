@@ -77,9 +77,20 @@ step()
 		grep -E '(^|# )not ok |Expected |^E: |^(linux-source|ksft-headers|deps)\.sh: |^make: ' \
 			"$tmp/$name.log" | head -n 30 | sed 's/^/#   /'
 		[ "$rc" -ne 124 ] || fail "$name: timed out after ${limit}s"
+		[ "$name" != make-run-chroot ] || suite_failed "$tmp/$name.log"
 		fail "$name: exit $rc after $((SECONDS - t0))s (log above)"
 	fi
 	say "$name: $((SECONDS - t0))s"
+}
+
+# suite_failed LOG: when make run got as far as the suite, the set-up worked
+# and the suite's own failures are the reason: name them.
+suite_failed()
+{
+	local failed
+	grep -q '^TAP version 13$' "$1" || return 0
+	failed=$(sed -n 's/^# not ok [0-9]* \([^ ]*\).*/\1/p' "$1" | tr '\n' ' ')
+	fail "make run in the chroot: set-up worked (packages, headers, build), the suite failed: ${failed:-see the log above}"
 }
 
 # need COMMAND PACKAGE: apt-get install PACKAGE if COMMAND is missing.
