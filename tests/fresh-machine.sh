@@ -26,7 +26,7 @@ INCLUDE=make,gcc,libc6-dev,ca-certificates
 # Bump when the chroot's recipe changes: the cached base is remade.
 BASE=$BASE_DIR/$SUITE-minbase-1.tar
 PROGS=$(sed -n 's/^TEST_GEN_PROGS := //p' "$REPO/Makefile")
-chroot_part=1 keep='' tmp=''
+chroot_part=1 keep='' tmp='' step_pid=''
 
 usage()
 {
@@ -47,6 +47,18 @@ fail() { echo "# FAIL: $*"; exit 1; }
 
 # The mounts this namespace has under DIR (none when all went with theirs).
 mounts_under() { awk -v d="$1/" 'index($5 "/", d) == 1 { print $5 }' /proc/self/mountinfo; }
+
+# A signal stops the running step (timeout passes it on to the step's
+# processes and kills them 30 s later) before the EXIT trap cleans up.
+interrupted()
+{
+	if [ -n "$step_pid" ]; then
+		kill -TERM "$step_pid" 2>/dev/null
+		wait "$step_pid"
+	fi
+	say "FAIL: interrupted"
+	exit "$1"
+}
 
 # Never delete through a mount: a leftover one is detached first, and the
 # removal stays on one file system.
@@ -70,7 +82,11 @@ step()
 {
 	local name=$1 limit=$2 t0=$SECONDS rc=0
 	shift 2
-	timeout -k 30 "$limit" bash -c '"$@"' _ "$@" </dev/null >"$tmp/$name.log" 2>&1 || rc=$?
+	# In the background, so that a signal to this script is handled at once.
+	timeout -k 30 "$limit" bash -c '"$@"' _ "$@" </dev/null >"$tmp/$name.log" 2>&1 &
+	step_pid=$!
+	wait "$step_pid" || rc=$?
+	step_pid=''
 	if [ "$rc" -ne 0 ]; then
 		tail -n 15 "$tmp/$name.log" | sed 's/^/#   /'
 		say "$name: failures and set-up messages in its log:"
@@ -258,8 +274,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/fresh-machine.XXXXXX")
 export REPO CACHE BASE SUITE INCLUDE tmp
 export -f say fail clone build_in_namespace host_mirror make_base unpack_root run_in_chroot
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'interrupted 130' INT
+trap 'interrupted 143' TERM
 part_build
 [ -z "$chroot_part" ] || part_chroot
 say "PASS: fresh machine in $((SECONDS - t_start))s"
