@@ -6,8 +6,9 @@
 #              make -C tools/testing/selftests TARGETS=uffd_collapse run_tests
 #
 # The kselftest harness headers come from the kernel tree: ../ when in one,
-# else $(KDIR), else Debian's linux-source-* package (extracted, never copied
-# into this repository).
+# else $(KDIR), else Debian's $(KSFT_SRC_PKG) source tarball, fetched into the
+# suite's cache by scripts/linux-source.sh (apt-get download, never installed,
+# /usr/src never read) and extracted, never copied into this repository.
 
 TEST_GEN_PROGS := uffd_collapse_test madv_collapse_race
 TEST_PROGS_EXTENDED := run_tests.sh
@@ -47,8 +48,15 @@ $(OUTPUT)/%: %.c $(LIB_SRCS) $(LOCAL_HDRS) $(KSFT_HDRS)
 	@mkdir -p $(OUTPUT)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.c,$^) $(LDLIBS) -o $@
 
+# The script says on stderr why it failed; this says what else to do.
 $(CURDIR)/build/ksft/kselftest_harness.h $(CURDIR)/build/ksft/kselftest.h &:
-	scripts/ksft-headers.sh $(KSFT_SRC_PKG) $(CURDIR)/build/ksft
+	@scripts/ksft-headers.sh $(KSFT_SRC_PKG) $(CURDIR)/build/ksft || { \
+		echo "make: no kselftest headers from $(KSFT_SRC_PKG) (see the line above); make KDIR=<kernel tree> takes them from a kernel tree" >&2; \
+		exit 1; }
+ifneq ($(KDIR),)
+$(KSFT_HDRS):
+	@echo "make: no $@: KDIR=$(KDIR) must be a kernel source tree (with tools/testing/selftests)" >&2; exit 1
+endif
 
 run: all
 	OUTPUT=$(OUTPUT) ./run_tests.sh

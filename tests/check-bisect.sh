@@ -16,7 +16,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PKG=linux-source-6.12
-TARBALL=/usr/src/$PKG.tar.xz
+TARBALL='' VERSION='' # from scripts/linux-source.sh
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/uffd-collapse-suite/bisect-demo
 TREE=$CACHE/linux BUILD=$CACHE/build
 SERIES=1 # bump when the commits below change: the cached tree is remade
@@ -26,7 +26,8 @@ unpack=''
 usage() {
 	cat <<EOF
 Usage: $0 [-h]
-Makes (once) a git repository of $TARBALL in
+Makes (once) a git repository of Debian's $PKG tarball (fetched by
+scripts/linux-source.sh into the suite's cache) in
 $TREE with a known culprit commit, runs
   git bisect start bad good
   git bisect run $REPO/vm/bisect.sh -t $TEST -O $BUILD
@@ -110,7 +111,7 @@ commit() {
 make_series() {
 	git init -q -b demo
 	git add -f -A .
-	commit 0 "Debian $PKG $(dpkg-query -W -f='${Version}' "$PKG")"
+	commit 0 "Debian $PKG $VERSION"
 	git tag good
 	boot_message
 	commit 1 "init: a harmless boot message"
@@ -127,7 +128,7 @@ make_series() {
 	git tag bad
 }
 
-stamp() { echo "$PKG $(dpkg-query -W -f='${Version}' "$PKG") series $SERIES"; }
+stamp() { echo "$PKG $VERSION series $SERIES"; }
 
 # Made beside the cache, then renamed: a half-made tree is never reused.
 make_tree() {
@@ -168,8 +169,11 @@ esac
 
 t_start=$SECONDS
 trap cleanup EXIT
-ensure_pkgs "$PKG" git xz-utils make gcc libc6-dev bc bison flex libelf-dev \
+ensure_pkgs git xz-utils make gcc libc6-dev bc bison flex libelf-dev \
 	libssl-dev qemu-system-x86 busybox-static cpio
+# linux-source.sh says on stderr why it failed.
+TARBALL=$("$REPO/scripts/linux-source.sh" "$PKG") || fail "no $PKG tarball (see the line above)"
+VERSION=$(cat "${TARBALL%.tar.xz}.version")
 t0=$SECONDS
 make_tree
 say "tree $TREE ready in $((SECONDS - t0)) s"

@@ -9,7 +9,6 @@ set -euo pipefail
 
 NAME=uffd_collapse
 PKG=linux-source-6.12
-TARBALL=/usr/src/$PKG.tar.xz
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/uffd-collapse-suite/$PKG
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 tree='' keep='' tmp='' unpack=''
@@ -18,9 +17,10 @@ usage()
 {
 	cat <<EOF
 Usage: $0 [-h] [--tree DIR] [--keep]
-  --tree DIR  use kernel tree DIR, else $TARBALL extracted
-              (less drivers/ sound/ Documentation/, non-x86 arch/) once
-              into $CACHE
+  --tree DIR  use kernel tree DIR, else Debian's $PKG tarball
+              (scripts/linux-source.sh: apt-get download into the cache)
+              extracted (less drivers/ sound/ Documentation/, non-x86
+              arch/) once into $CACHE
   --keep      keep the kselftest install directory
 Exit: 0 the suite built, installed and passed under run_kselftest.sh; 1 not.
 EOF
@@ -47,13 +47,15 @@ need() # COMMAND-OR-FILE PACKAGE
 # Extracted beside the cache, then renamed: never reused half there.
 extract_tree()
 {
-	local t0 top=$PKG
+	local t0 top=$PKG tarball
 	t0=$(now) tree=$CACHE
 	if [ ! -f "$tree/Makefile" ]; then
-		need "$TARBALL" "$PKG"
+		# linux-source.sh says on stderr why it failed.
+		tarball=$("$REPO/scripts/linux-source.sh" "$PKG") ||
+			die "no $PKG tarball (see the line above)"
 		mkdir -p "$(dirname "$CACHE")"
 		unpack=$(mktemp -d "$CACHE.XXXXXX")
-		tar -I 'xz -T0' -xf "$TARBALL" -C "$unpack" \
+		tar -I 'xz -T0' -xf "$tarball" -C "$unpack" \
 			--exclude="$top/"{drivers,sound,Documentation} \
 			--exclude="$top/arch/[!x]*" --exclude="$top/arch/xtensa"
 		mv "$unpack/$top" "$tree"
@@ -143,7 +145,8 @@ done
 
 tmp=$(mktemp -d)
 trap cleanup EXIT
-need rsync rsync
+need rsync rsync || die "no rsync, and apt-get install rsync failed (apt's messages above)"
+need xz xz-utils || die "no xz, and apt-get install xz-utils failed (apt's messages above)"
 [ -n "$tree" ] || extract_tree
 [ -f "$tree/tools/testing/selftests/lib.mk" ] || die "$tree: no kselftest"
 copy_suite
