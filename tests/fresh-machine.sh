@@ -8,7 +8,7 @@
 #          through apt-get download; both binaries must be built and run.
 #  chroot: `make run` as root in a minimal Debian 12 chroot (debootstrap
 #          minbase + make gcc libc6-dev ca-certificates, the host's apt
-#          config) with /proc /sys /dev and /run/lock (the suite's knob lock)
+#          config) with /proc /sys /dev and the suite's knob lock file
 #          bind-mounted: make must install liburing-dev, libnuma-dev and the
 #          headers itself, and the suite must pass. The debootstrap result is
 #          cached as a tarball; each run unpacks a pristine copy.
@@ -218,14 +218,17 @@ unpack_root()
 	cp -a "$tmp/clone" "$r/root/suite"
 }
 
-# In this (private) mount namespace: the kernel's files and the host's lock
-# directory, then make run as a fresh root login would.
+# In this (private) mount namespace: the kernel's files and the host's
+# knob lock (run_tests.sh's and lib/thp.c's /run/uffd-collapse-suite.lock,
+# so that the chroot's run takes turns with the host's), then make run as a
+# fresh root login would.
 run_in_chroot() # ROOT
 {
-	local r=$1
+	local r=$1 lock=/run/uffd-collapse-suite.lock
+	[ -f "$lock" ] && [ ! -L "$lock" ] || { : >>"$lock"; } || return 1
 	mount --bind /proc "$r/proc" && mount --rbind /sys "$r/sys" &&
-	mount --rbind /dev "$r/dev" && mkdir -p "$r/run/lock" &&
-	mount --bind /run/lock "$r/run/lock" || return 1
+	mount --rbind /dev "$r/dev" && mkdir -p "$r/run" &&
+	: >"$r$lock" && mount --bind "$lock" "$r$lock" || return 1
 	chroot "$r" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		sh -c 'cd /root/suite && make run'
