@@ -225,7 +225,8 @@ unpack_root()
 run_in_chroot() # ROOT
 {
 	local r=$1 lock=/run/uffd-collapse-suite.lock
-	[ -f "$lock" ] && [ ! -L "$lock" ] || { : >>"$lock"; } || return 1
+	[ ! -L "$lock" ] || return 1
+	[ -f "$lock" ] || : >>"$lock" || return 1
 	mount --bind /proc "$r/proc" && mount --rbind /sys "$r/sys" &&
 	mount --rbind /dev "$r/dev" && mkdir -p "$r/run" &&
 	: >"$r$lock" && mount --bind "$lock" "$r$lock" || return 1
