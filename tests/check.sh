@@ -522,6 +522,8 @@ check "the binaries have every test of tests/listed, and no other" check_listed
 check "THP knobs restored after a run and after SIGINT" check_knobs
 check "suite on the running kernel ($(uname -r))" check_host
 [ -n "$SKIP_VM" ] || check_known_kernels
+check "a clean clone builds with empty /usr/src and cache; make run passes in a fresh Debian 12 chroot" \
+	timeout -k 30 2400 "$REPO/tests/fresh-machine.sh"
 if [ -x "$REPO/tests/kselftest-tree.sh" ]; then
 	check "suite built and run in a kernel tree (kselftest)" \
 		timeout -k 30 1800 "$REPO/tests/kselftest-tree.sh"
