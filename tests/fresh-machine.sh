@@ -17,6 +17,9 @@
 # deleted through a mount; every step is timed and bounded.
 # Only what HEAD has committed is checked, not the work tree.
 set -uo pipefail
+# Nothing of the caller's build reaches the clean clone (make check exports
+# OUTPUT: the clone would build into the caller's build/).
+unset OUTPUT KDIR KSFT_SRC_PKG STATIC
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/uffd-collapse-suite
