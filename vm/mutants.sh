@@ -26,7 +26,7 @@ PKG=linux-source-6.12
 MUTATIONS=$REPO/vm/mutations
 KSRC='' OUT='' DEBUG_VM=n REPEAT=1 KEEP_BUILD=1 CHECK_ONLY='' LIST_ONLY=''
 JOBS=$(nproc) TIMEOUT=480
-SELECT=()
+SELECT=() FLAKY=()
 DIE_STATUS=2 # a setup error is not a verdict on the kernel
 CHILD='' APPLIED='' SUMMARY_DONE='' MODES=()
 
@@ -56,6 +56,9 @@ matrix. Needs root (apt-get of what is missing, qemu).
   --timeout S         vm/run.sh --timeout per boot (default $TIMEOUT)
   --jobs N            make -j N (default $JOBS)
   --mutations FILE    the table of mutations (default $MUTATIONS)
+  --flaky GLOB        a failure of a test matching GLOB (BINARY/FIXTURE.VARIANT.TEST,
+                      shell pattern; repeatable) neither kills a mutant nor
+                      fails the pristine kernel; it is still listed
   --check             only check that every mutation applies exactly (print
                       its diff); no build, no boot
   -l, --list          list the mutations and their clauses
@@ -94,6 +97,7 @@ parse_args() {
 		--timeout) [[ ${2-} =~ ^[1-9][0-9]*$ ]] || bad_usage "bad --timeout"; TIMEOUT=$2; shift 2 ;;
 		--jobs) [[ ${2-} =~ ^[1-9][0-9]*$ ]] || bad_usage "bad --jobs"; JOBS=$2; shift 2 ;;
 		--mutations) (($# >= 2)) || bad_usage; MUTATIONS=$2; shift 2 ;;
+		--flaky) (($# >= 2)) || bad_usage; FLAKY+=("$2"); shift 2 ;;
 		--check) CHECK_ONLY=1; shift ;;
 		-l | --list) LIST_ONLY=1; shift ;;
 		*) bad_usage "unknown option: $1" ;;
@@ -269,7 +273,8 @@ stop_child() {
 }
 
 on_exit() {
-	local rc=$?
+	local rc=$1
+	rm -rf -- "$MDIR"
 	stop_child
 	restore
 	if [[ -n ${OUT-} && -d $OUT && -n ${KSRC-} && -z $APPLIED ]]; then
@@ -333,17 +338,39 @@ boot() {
 	((VM_RC < 128)) || die "vm/run.sh exit $VM_RC (setup error): see $1/vm.log"
 }
 
+# is_flaky TEST: TEST matches a --flaky pattern.
+is_flaky() {
+	local g
+	for g in "${FLAKY[@]}"; do
+		# shellcheck disable=SC2053 # a pattern
+		[[ $1 != $g ]] || return 0
+	done
+	return 1
+}
+
 # classify LOGDIR: from VM_RC and the console, set OUTCOME (killed, survived,
-# skipped, crash), FAILED (failing tests, in order) and FIRST.
+# skipped, crash), FAILED (failing tests, in order, less --flaky ones),
+# FLAKY_FAILED and FIRST.
 classify() {
-	local d=$1
+	local d=$1 t splat=''
 	awk -f "$REPO/tests/ktap-results.awk" "$d/console.log" >"$d/results" || true
-	FAILED=$(awk '$2 == "FAIL" {print $1}' "$d/results" | paste -sd, -)
+	FAILED='' FLAKY_FAILED=''
+	while read -r t; do
+		if is_flaky "$t"; then
+			FLAKY_FAILED+=${FLAKY_FAILED:+,}$t
+		else
+			FAILED+=${FAILED:+,}$t
+		fi
+	done < <(awk '$2 == "FAIL" {print $1}' "$d/results")
 	FIRST=${FAILED%%,*}
+	grep -q 'KERNEL SPLAT' "$d/vm.log" && splat=1
 	case $VM_RC in
 	0) OUTCOME=survived ;;
 	4) OUTCOME=skipped ;;
-	1) OUTCOME=crash; [[ -z $FAILED ]] || OUTCOME=killed ;; # no failing test: a splat
+	1)	if [[ -n $FAILED ]]; then OUTCOME=killed
+		elif [[ -z $splat && -n $FLAKY_FAILED ]]; then OUTCOME=survived
+		else OUTCOME=crash # a splat and no failing test
+		fi ;;
 	*) OUTCOME=crash ;;
 	esac
 	[[ $OUTCOME != crash ]] || FIRST=$(crash_reason "$d")
@@ -429,7 +456,7 @@ run_one() {
 		((REPEAT == 1 || i < 0)) || { rd=$d/run$r; mkdir -p "$rd"; }
 		boot "$rd"
 		classify "$rd"
-		record "$mode" "$name" "$r" "$OUTCOME" "$BUILD_S" "$SUITE_S" "$VM_RC" "$FIRST" "$FAILED"
+		record "$mode" "$name" "$r" "$OUTCOME" "$BUILD_S" "$SUITE_S" "$VM_RC" "$FIRST" "$FAILED" "$FLAKY_FAILED"
 		runs=$((runs + 1))
 		[[ $OUTCOME != killed ]] || kills=$((kills + 1))
 		outcomes+=("$OUTCOME")
@@ -446,14 +473,15 @@ run_one() {
 	fi
 }
 
-# record MODE NAME RUN OUTCOME BUILD_S SUITE_S RC FIRST FAILED: one row of
-# the matrix (TSV) and one block on stdout.
+# record MODE NAME RUN OUTCOME BUILD_S SUITE_S RC FIRST FAILED [FLAKY]: one
+# row of the matrix (TSV) and one block on stdout.
 record() {
-	local mode=$1 name=$2 run=$3 outcome=$4 bs=$5 ss=$6 rc=$7 first=$8 failed=$9
-	tsv "$mode" "$name" "$run" "$outcome" "$bs" "$ss" "$rc" "${first:--}" "${failed:--}"
+	local mode=$1 name=$2 run=$3 outcome=$4 bs=$5 ss=$6 rc=$7 first=$8 failed=$9 flaky=${10-}
+	tsv "$mode" "$name" "$run" "$outcome" "$bs" "$ss" "$rc" "${first:--}" "${failed:--}" "${flaky:--}"
 	printf '%-34s %-11s run %s  build %4ss  suite %4ss  first: %s\n' \
 		"$name${mode:+ [debug_vm=$mode]}" "$outcome" "$run" "$bs" "$ss" "${first:--}"
 	[[ -z $failed ]] || group "$failed" | sed 's/^/      /'
+	[[ -z $flaky ]] || group "$flaky" | sed 's/^/      (--flaky) /'
 }
 
 # summary: the per-mutant verdicts and the count line; sets the exit status.
@@ -491,7 +519,7 @@ summary() {
 prebuild_suite() {
 	local b=$OUT/suite-build
 	ensure_pkgs make gcc libc6-dev
-	make -s -C "$REPO" STATIC=1 OUTPUT="$b" >"$OUT/suite-build.log" 2>&1 ||
+	make -s -C "$REPO" STATIC=1 OUTPUT="$b" KDIR="$KSRC" >"$OUT/suite-build.log" 2>&1 ||
 		{ tail -n 20 "$OUT/suite-build.log" >&2; die "the suite did not build (static)"; }
 	SUITE=$OUT/suite
 	mkdir -p "$SUITE"
@@ -506,7 +534,7 @@ main() {
 	T_START=$SECONDS
 	[[ -r $MUTATIONS ]] || die "no table of mutations: $MUTATIONS"
 	MDIR=$(mktemp -d "${TMPDIR:-/tmp}/uffd-mutants.XXXXXX")
-	trap 'rm -rf "$MDIR"; on_exit' EXIT
+	trap 'on_exit $?' EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	parse_mutations "$MUTATIONS" "$MDIR"
@@ -552,7 +580,7 @@ main() {
 	mkdir -p "$OUT" "$BASE" && OUT=$(cd "$OUT" && pwd)
 	exec 8>"$BASE/.lock"
 	flock -w 5 8 || die "another vm/mutants.sh uses $BASE"
-	tsv debug_vm mutant run outcome build_s suite_s vm_rc first_failure failed_tests
+	tsv debug_vm mutant run outcome build_s suite_s vm_rc first_failure failed_tests flaky_failed_tests
 	RATES=() SURVIVORS=() PRISTINE_FAILED=''
 	log "kernel tree $KSRC -> $WORK; output $OUT"
 	t0=$SECONDS
