@@ -41,7 +41,7 @@ KSFT_HDRS := $(KSFT_DIR)/kselftest_harness.h $(KSFT_DIR)/kselftest.h
 CFLAGS += -isystem $(KSFT_DIR)
 PROGS := $(addprefix $(OUTPUT)/,$(TEST_GEN_PROGS))
 
-.PHONY: all run check clean deps bench check-bisect
+.PHONY: all run check clean deps bench check-bisect check-mutants
 all: $(PROGS)
 
 $(OUTPUT)/%: %.c $(LIB_SRCS) $(LOCAL_HDRS) $(KSFT_HDRS)
@@ -68,6 +68,13 @@ check: all
 # (a kernel build and a few VM boots, see README "Bisecting").
 check-bisect:
 	tests/check-bisect.sh
+
+# Each mutation of vm/mutations built and booted with the whole suite: which
+# test catches which broken clause (README "Mutation check"). Not part of
+# "make check": a kernel build and a VM run per mutant. KSRC=<kernel tree>
+# (default: Debian's linux-source-6.12); MUTANTS_ARGS="-m NAME -r 10 ...".
+check-mutants:
+	vm/mutants.sh $(if $(KSRC),--ksrc $(KSRC)) $(MUTANTS_ARGS)
 
 # Races 1 and 2: iterations and window hits per second next to the rate of
 # bare MADV_COLLAPSE calls (needs root: THP knobs, userfaultfd).

@@ -41,3 +41,59 @@ cleanup_tempdir() {
 	done
 	rm -rf -- "$1"
 }
+
+# --- out-of-tree kernel builds (vm/mutants.sh; the same steps as bisect.sh) ---
+
+# kbuild_not_applied BUILD FRAGMENT...: print each CONFIG_X=V line of the
+# fragments that BUILD/.config lacks (merge_config.sh only warns when a
+# dependency is missing). Prints nothing when every option took.
+kbuild_not_applied() {
+	local build=$1 f line
+	shift
+	for f; do
+		while IFS= read -r line; do
+			[[ $line == CONFIG_*=* ]] || continue
+			grep -qxF -- "$line" "$build/.config" || printf '  %s: %s\n' "$f" "$line"
+		done <"$f"
+	done
+}
+
+# kbuild_config_key SRC FRAGMENT...: a hash of what the .config comes from:
+# the contents of SRC's Kconfig files and base configs, and the fragments.
+kbuild_config_key() {
+	local src=$1
+	shift
+	{
+		(cd "$src" && find . -name 'Kconfig*' -type f -print0 | sort -z |
+			xargs -0 sha1sum && find arch/x86/configs kernel/configs scripts/kconfig \
+			-type f -print0 | sort -z | xargs -0 sha1sum)
+		cat "$@"
+	} | sha1sum
+}
+
+# kbuild_configure SRC BUILD LOG FRAGMENT...: BUILD/.config is tinyconfig
+# merged with the fragments (merge_config.sh), and every CONFIG_X=V line of
+# them took. Reconfigures only when SRC's Kconfig files or the fragments
+# changed since the last call for BUILD. Returns 1 if configuring failed, 2
+# if options did not take (listed on stderr); LOG keeps the tools' output.
+kbuild_configure() {
+	local src=$1 build=$2 log=$3 stamp=$2/.kbuild-config-key key missing
+	shift 3
+	key=$(kbuild_config_key "$src" "$@")
+	if [[ ! -s $build/.config || $key != "$(cat "$stamp" 2>/dev/null)" ]]; then
+		rm -f "$stamp"
+		{ make -C "$src" -s O="$build" tinyconfig &&
+			(cd "$src" && scripts/kconfig/merge_config.sh -m -O "$build" \
+				"$build/.config" "$@") &&
+			make -C "$src" -s O="$build" olddefconfig; } >"$log" 2>&1 || return 1
+		echo "$key" >"$stamp"
+	fi
+	missing=$(kbuild_not_applied "$build" "$@")
+	[[ -z $missing ]] || { printf '%s\n' "$missing" >&2; return 2; }
+}
+
+# kbuild_bzimage SRC BUILD LOG [JOBS]: make bzImage out of tree in BUILD (an
+# incremental build when BUILD was used before); the output goes to LOG.
+kbuild_bzimage() {
+	make -C "$1" -s O="$2" -j"${4:-$(nproc)}" bzImage >"$3" 2>&1
+}
