@@ -93,6 +93,26 @@ build() {
 	done
 }
 
+# pvh_kernel BZIMAGE OUT: the uncompressed ELF vmlinux inside BZIMAGE (found
+# by its zstd, xz or gzip magic) in OUT, which qemu boots through its PVH
+# entry without decompressing (about 40% of the guest's boot under TCG).
+# Status 1 if none of the payloads decompresses to an ELF file.
+pvh_kernel() {
+	local magic cmd off
+	while read -r magic cmd; do
+		for off in $(LC_ALL=C grep -obUaP "$magic" "$1" | head -n 3 | cut -d: -f1); do
+			tail -c +$((off + 1)) "$1" | $cmd 2>/dev/null >"$2" || true
+			[[ $(head -c 4 "$2" | od -An -tx1 | tr -d ' ') == 7f454c46 ]] && return 0
+		done
+	done <<-MAGIC
+		\x28\xb5\x2f\xfd zstd -dcq
+		\xfd\x37\x7a\x58\x5a\x00 xz -dcq
+		\x1f\x8b\x08 gzip -dcq
+	MAGIC
+	rm -f "$2"
+	return 1
+}
+
 # inner_initrd FILE: guest_init as /init, and a console.
 inner_initrd() {
 	local root=$TMP/inner-root
@@ -109,7 +129,7 @@ copy_with_libs() {
 	shift
 	{
 		printf '%s\n' "$@"
-		ldd "$@" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'
+		ldd "$@" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\/.*[^:]$/ {print $1}'
 	} | sort -u | while read -r f; do
 		mkdir -p "$root$(dirname "$f")"
 		cp -L "$f" "$root$f"
@@ -225,7 +245,7 @@ main() {
 	local -a modes summary=()
 	parse_args "$@"
 	((EUID == 0)) || die "needs root: QEMU's postcopy opens a userfaultfd"
-	ensure_pkgs qemu-system-x86 busybox-static cpio
+	ensure_pkgs qemu-system-x86 busybox-static cpio zstd xz-utils
 	IFS=, read -ra modes <<<"$MODES"
 	mktempdir TMP
 	trap 'on_signal 130' INT
@@ -235,7 +255,11 @@ main() {
 		[[ $m == known-bad ]] && KERNEL[6.1]=$n
 		[[ $m == known-good ]] && KERNEL[6.12]=$n
 	done < <("$REPO/vm/fetch-kernels.sh")
-	INNER_KERNEL=${KERNEL[6.12]}
+	INNER_KERNEL=$TMP/vmlinux
+	pvh_kernel "${KERNEL[6.12]}" "$INNER_KERNEL" || {
+		log "no ELF vmlinux found in ${KERNEL[6.12]}: booting the bzImage"
+		INNER_KERNEL=${KERNEL[6.12]}
+	}
 	INNER_INITRD=$TMP/inner-initrd.gz
 	inner_initrd "$INNER_INITRD"
 	[[ $MODES != *6.1* ]] || stage_nested "$TMP/nested"
