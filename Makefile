@@ -53,7 +53,7 @@ $(CURDIR)/build/ksft/kselftest_harness.h $(CURDIR)/build/ksft/kselftest.h &:
 run: all
 	OUTPUT=$(OUTPUT) ./run_tests.sh
 
-check: all
+check: all postcopy
 	OUTPUT=$(OUTPUT) tests/check.sh
 
 # git bisect run vm/bisect.sh on a real kernel tree: not part of "make check"

@@ -63,10 +63,21 @@ parse_args() {
 
 say() { printf '# %s\n' "$*"; }
 
-# result KIND REASON: print the result line once and exit with its status.
+# dump_logs: the end of each guest console and qemu log, as diagnostics.
+dump_logs() {
+	local f
+	for f in src.console src.qemu dst.console dst.qemu; do
+		[ -s "$WORK/$f.log" ] || continue
+		tail -n 8 "$WORK/$f.log" | tr -d '\r' | sed "s/^/# $f: /"
+	done
+}
+
+# result KIND REASON: print the result line once and exit with its status
+# (with the logs' ends unless PASS).
 result() {
 	[ -z "$RESULT_DONE" ] || return 0
 	RESULT_DONE=1
+	[ "$1" = PASS ] || [ -z "$WORK" ] || dump_logs
 	printf 'postcopy-result: %s: %s\n' "$1" "$2"
 	case $1 in PASS) exit 0 ;; FAIL) exit 1 ;; *) exit 3 ;; esac
 }
