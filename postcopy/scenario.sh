@@ -68,7 +68,7 @@ dump_logs() {
 	local f
 	for f in src.console src.qemu dst.console dst.qemu; do
 		[ -s "$WORK/$f.log" ] || continue
-		tail -n 8 "$WORK/$f.log" | tr -d '\r' | sed "s/^/# $f: /"
+		tail -n 30 "$WORK/$f.log" | tr -d '\r' | sed "s/^/# $f: /"
 	done
 }
 
@@ -192,16 +192,28 @@ dst_pass() {
 	return 1
 }
 
+# boot: both qemu processes up, the source guest's memory filled and
+# verified once. A source kernel that dies before that (TCG guests oops now
+# and then while booting) gets one more boot; its end is printed.
 boot() {
-	qemu_start dst -incoming defer
-	DST_PID=$!
-	qemu_start src
-	SRC_PID=$!
-	local t0
-	t0=$(uptime_cs)
-	wait_until "$BOOT_TIMEOUT" src_verified ||
-		result ERROR "source guest did not verify its memory within $BOOT_TIMEOUT s"
-	alive "$SRC_PID" || result ERROR "source qemu died: $(tail -n 3 "$WORK/src.qemu.log" | tr '\n' ' ')"
+	local t0 attempt
+	for attempt in 1 2; do
+		qemu_start dst -incoming defer
+		DST_PID=$!
+		qemu_start src
+		SRC_PID=$!
+		t0=$(uptime_cs)
+		wait_until "$BOOT_TIMEOUT" src_verified ||
+			result ERROR "source guest did not verify its memory within $BOOT_TIMEOUT s"
+		alive "$SRC_PID" && break
+		say "boot $attempt: the source guest died after $(secs $(($(uptime_cs) - t0))) s:"
+		grep -aE -A 12 'Kernel panic|Oops|BUG:|general protection' "$WORK/src.console.log" |
+			head -n 20 | tr -d '\r' | sed 's/^/# src.console: /'
+		[ "$attempt" = 1 ] || result ERROR "source guest died twice during boot"
+		kill_wait "$DST_PID"
+		kill_wait "$SRC_PID"
+		rm -f "$WORK"/*.log "$WORK"/*.qmp
+	done
 	alive "$DST_PID" || result ERROR "destination qemu died: $(tail -n 3 "$WORK/dst.qemu.log" | tr '\n' ' ')"
 	say "source guest booted and verified $FILL MiB in $(secs $(($(uptime_cs) - t0))) s: $(grep -m1 '^PCG fill' "$WORK/src.console.log")"
 }
