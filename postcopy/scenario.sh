@@ -252,7 +252,7 @@ helper_figures() {
 }
 
 main() {
-	local t_pc t_end pages verified bad
+	local t_pc t_end pages verified bad crash
 	parse_args "$@"
 	for f in "$QEMU" "$BIN/collapse_helper" "$BIN/qmp"; do
 		[ -x "$f" ] || result ERROR "not executable: $f"
@@ -308,6 +308,8 @@ main() {
 		result FAIL "destination qemu: $(grep -m1 -oE 'postcopy_place_page: File exists|Detected IO failure for postcopy[^"]*' "$WORK/dst.qemu.log" || echo "migration status $STATUS")" ;;
 	esac
 	[ "$bad" -eq 0 ] || result FAIL "the destination guest saw wrong pages: $(grep -m1 '^PCG pass [0-9]* ok=[0-9]* bad=[1-9]' "$WORK/dst.console.log")"
+	crash=$(grep -aE -m1 'Kernel panic|Oops|BUG:|general protection' "$WORK/dst.console.log")
+	[ -z "$crash" ] || result ERROR "the destination guest's kernel crashed without a QEMU postcopy error (status $STATUS): $crash"
 	[ "$STATUS" = completed ] || result ERROR "migration did not complete: $STATUS"
 	[ "$MINFLT" = 0 ] && [ "$MAJFLT" = 0 ] ||
 		result ERROR "the helper faulted (minflt=$MINFLT majflt=$MAJFLT): it may have touched guest pages"
