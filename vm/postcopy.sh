@@ -17,10 +17,10 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MODES=host,6.12,6.1 RUNS=1 QUICK='' EXPECT='' BIN='' LOGS='' ACCEL=auto
 QEMU_BIN=/usr/bin/qemu-system-x86_64
 TCG_MODULE=/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so
-# qemu -machine pc -vga none -nic none -kernel opens only these (strace; pvh.bin
-# for an ELF vmlinux)
+# qemu -machine pc -vga none -nic none -kernel BZIMAGE opens only these
+# (strace)
 FIRMWARE=(/usr/share/seabios/bios-256k.bin /usr/share/qemu/kvmvapic.bin
-	/usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/pvh.bin)
+	/usr/share/qemu/linuxboot_dma.bin)
 FAIL_RE='postcopy_place_page: File exists|Detected IO failure for postcopy|saw wrong pages'
 CHILD=''
 
