@@ -129,14 +129,14 @@ on_signal() {
 qemu_start() {
 	local name=$1
 	shift
-	"$QEMU" -accel tcg -cpu qemu64 -smp 1 -m "${MEM}M" \
+	"$QEMU" -accel tcg -cpu qemu64,-cx16 -smp 1 -m "${MEM}M" \
 		-object "memory-backend-memfd,id=ram0,size=${MEM}M,share=on" \
 		-machine pc,memory-backend=ram0 \
 		-display none -vga none -nic none -no-reboot -monitor none \
 		-serial "file:$WORK/$name.console.log" \
 		-qmp "unix:$WORK/$name.qmp,server=on,wait=off" \
 		-kernel "$KERNEL" -initrd "$INITRD" \
-		-append "console=ttyS0 loglevel=3 panic=-1 PC_MIB=$FILL" \
+		-append "console=ttyS0 loglevel=3 panic=-1 no_timer_check PC_MIB=$FILL" \
 		"$@" </dev/null >"$WORK/$name.qemu.log" 2>&1 &
 }
 
