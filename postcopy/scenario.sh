@@ -166,7 +166,7 @@ dst_status() {
 }
 
 qemu_failed() {
-	grep -qE 'postcopy_place_page: File exists|Detected IO failure for postcopy' \
+	grep -qE 'postcopy_place_page(_zero)?: File exists|Detected IO failure for postcopy' \
 		"$WORK/dst.qemu.log" 2>/dev/null
 }
 
@@ -305,7 +305,7 @@ main() {
 
 	case $STATUS in
 	qemu-failure | postcopy-paused)
-		result FAIL "destination qemu: $(grep -m1 -oE 'postcopy_place_page: File exists|Detected IO failure for postcopy[^"]*' "$WORK/dst.qemu.log" || echo "migration status $STATUS")" ;;
+		result FAIL "destination qemu: $(grep -m1 -oE 'postcopy_place_page(_zero)?: File exists|Detected IO failure for postcopy[^"]*' "$WORK/dst.qemu.log" || echo "migration status $STATUS")" ;;
 	esac
 	[ "$bad" -eq 0 ] || result FAIL "the destination guest saw wrong pages: $(grep -m1 '^PCG pass [0-9]* ok=[0-9]* bad=[1-9]' "$WORK/dst.console.log")"
 	crash=$(grep -aE -m1 'Kernel panic|Oops|BUG:|general protection' "$WORK/dst.console.log")

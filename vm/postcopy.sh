@@ -21,7 +21,7 @@ TCG_MODULE=/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so
 # (strace)
 FIRMWARE=(/usr/share/seabios/bios-256k.bin /usr/share/qemu/kvmvapic.bin
 	/usr/share/qemu/linuxboot_dma.bin)
-FAIL_RE='postcopy_place_page: File exists|Detected IO failure for postcopy|saw wrong pages'
+FAIL_RE='postcopy_place_page(_zero)?: File exists|Detected IO failure for postcopy|saw wrong pages'
 CHILD=''
 
 usage() {
