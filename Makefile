@@ -41,7 +41,8 @@ KSFT_HDRS := $(KSFT_DIR)/kselftest_harness.h $(KSFT_DIR)/kselftest.h
 CFLAGS += -isystem $(KSFT_DIR)
 PROGS := $(addprefix $(OUTPUT)/,$(TEST_GEN_PROGS))
 
-.PHONY: all run check clean deps bench check-bisect check-mutants
+.PHONY: all run check clean deps bench check-bisect check-mutants postcopy \
+	check-postcopy
 all: $(PROGS)
 
 $(OUTPUT)/%: %.c $(LIB_SRCS) $(LOCAL_HDRS) $(KSFT_HDRS)
@@ -61,7 +62,7 @@ endif
 run: all
 	OUTPUT=$(OUTPUT) ./run_tests.sh
 
-check: all
+check: all postcopy
 	OUTPUT=$(OUTPUT) tests/check.sh
 
 # git bisect run vm/bisect.sh on a real kernel tree: not part of "make check"
@@ -80,6 +81,19 @@ check-mutants:
 # bare MADV_COLLAPSE calls (needs root: THP knobs, userfaultfd).
 bench: all
 	$(OUTPUT)/madv_collapse_race --bench
+
+# QEMU postcopy live migration against MADV_COLLAPSE (README "A real
+# client"): static programs for the guest and the host, not part of "all".
+POSTCOPY_PROGS := $(addprefix $(OUTPUT)/postcopy/,guest_init collapse_helper qmp)
+postcopy: $(POSTCOPY_PROGS)
+
+$(OUTPUT)/postcopy/%: postcopy/%.c
+	@mkdir -p $(@D)
+	$(CC) -Wall -Wextra -Werror -O2 -static $< -o $@
+
+# On the running kernel and nested on Debian 6.12 and 6.1 (minutes).
+check-postcopy: postcopy
+	vm/postcopy.sh --bin $(OUTPUT)/postcopy --expect
 
 clean:
 	rm -rf $(OUTPUT)
