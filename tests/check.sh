@@ -527,13 +527,13 @@ check "suite on the running kernel ($(uname -r))" check_host
 # nested 6.1 and 6.12 runs are make check-postcopy's).
 check_postcopy()
 {
-	"$REPO/vm/postcopy.sh" --host-only --quick --bin "$OUTPUT/postcopy" 2>&1 |
-		sed 's/^/# /'
+	timeout -k 30 600 "$REPO/vm/postcopy.sh" --host-only --quick \
+		--bin "$OUTPUT/postcopy" 2>&1 | sed 's/^/# /'
 	return "${PIPESTATUS[0]}"
 }
 
 check "QEMU postcopy migration vs MADV_COLLAPSE on the running kernel" \
-	timeout -k 30 600 bash -c "$(declare -f check_postcopy); REPO='$REPO' OUTPUT='$OUTPUT' check_postcopy"
+	check_postcopy
 check "a clean clone builds with empty /usr/src and cache; make run passes in a fresh Debian 12 chroot" \
 	timeout -k 30 2400 "$REPO/tests/fresh-machine.sh"
 if [ -x "$REPO/tests/kselftest-tree.sh" ]; then
