@@ -510,6 +510,16 @@ check_known_kernels()
 		check_vm_runner "$good"
 }
 
+# A real client: QEMU postcopy live migration of a guest whose RAM is a
+# memfd, while a helper collapses that memfd (the running kernel only; the
+# nested 6.1 and 6.12 runs are make check-postcopy's).
+check_postcopy()
+{
+	timeout -k 30 600 "$REPO/vm/postcopy.sh" --host-only --quick \
+		--bin "$OUTPUT/postcopy" 2>&1 | sed 's/^/# /'
+	return "${PIPESTATUS[0]}"
+}
+
 case ${1:-} in
 -h | --help) usage; exit 0 ;;
 '') ;;
@@ -522,16 +532,6 @@ check "the binaries have every test of tests/listed, and no other" check_listed
 check "THP knobs restored after a run and after SIGINT" check_knobs
 check "suite on the running kernel ($(uname -r))" check_host
 [ -n "$SKIP_VM" ] || check_known_kernels
-# A real client: QEMU postcopy live migration of a guest whose RAM is a
-# memfd, while a helper collapses that memfd (the running kernel only; the
-# nested 6.1 and 6.12 runs are make check-postcopy's).
-check_postcopy()
-{
-	timeout -k 30 600 "$REPO/vm/postcopy.sh" --host-only --quick \
-		--bin "$OUTPUT/postcopy" 2>&1 | sed 's/^/# /'
-	return "${PIPESTATUS[0]}"
-}
-
 check "QEMU postcopy migration vs MADV_COLLAPSE on the running kernel" \
 	check_postcopy
 check "a clean clone builds with empty /usr/src and cache; make run passes in a fresh Debian 12 chroot" \
