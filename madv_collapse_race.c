@@ -2193,20 +2193,25 @@ static int r4_advise(struct race *x, int advice)
 }
 
 /* Ranges of which khugepaged collapsed every hole. */
+/* Range @i has no page missing in x->missing (as last read): collapsed. */
+static bool r4_range_full(const struct r4 *s, unsigned int i)
+{
+	size_t p;
+
+	for (p = i * s->per; p < (i + 1) * s->per; p++)
+		if (s->x->missing[p])
+			return false;
+	return true;
+}
+
 static unsigned int r4_collapsed(struct r4 *s)
 {
-	struct race *x = s->x;
 	unsigned int i, n = 0;
-	size_t p, holes;
 
-	if (mem_missing(&x->r, x->missing))
+	if (mem_missing(&s->x->r, s->x->missing))
 		return 0;
-	for (i = 0; i < R4_RANGES; i++) {
-		holes = 0;
-		for (p = i * s->per; p < (i + 1) * s->per; p++)
-			holes += x->missing[p];
-		n += !holes;
-	}
+	for (i = 0; i < R4_RANGES; i++)
+		n += r4_range_full(s, i);
 	return n;
 }
 
@@ -2275,15 +2280,10 @@ static void r4_plan(struct race *x, struct r4 *s)
 static void r4_note_collapsed(struct r4 *s, int k)
 {
 	unsigned int i;
-	size_t p;
 
-	for (i = 0; i < R4_RANGES; i++) {
-		for (p = i * s->per; p < (i + 1) * s->per; p++)
-			if (s->x->missing[p])
-				break;
-		if (p == (i + 1) * s->per && s->collapsed_at[i] < 0)
+	for (i = 0; i < R4_RANGES; i++)
+		if (s->collapsed_at[i] < 0 && r4_range_full(s, i))
 			s->collapsed_at[i] = k;
-	}
 }
 
 /* Register each range at its moment; note what khugepaged did first. */
