@@ -129,11 +129,13 @@ on_signal()
 # still there after SECONDS, SIGKILL it and the binary's process group
 # ($group, if any): while a process of that group lives, no other process
 # can have been given its id.
+# The watchdog sleeps in the shell's own "read -t" on a FIFO nobody writes
+# (no sleep(1) child that could outlive it), so SIGTERM ends all of it.
 reap()
 {
+	[ -p "$tmp/dog" ] || mkfifo "$tmp/dog" || { wait "$1"; return; }
 	(
-		trap 'kill $! 2>/dev/null; exit 0' TERM
-		sleep "$2" & wait $!
+		read -r -t "$2" -u 9 9<> "$tmp/dog"
 		kill -KILL ${group:+"-$group"} "$1"
 	) > /dev/null 2>&1 &
 	dog=$!

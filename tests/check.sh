@@ -7,6 +7,7 @@
 #  - the suite in a VM on Debian's known-bad (6.1) and known-good (6.12)
 #    kernels, per-test results compared with tests/expectations, and the
 #    VM runner's verdicts on a kernel that does not boot, a hang, a WARNING;
+#    each run also read as KernelCI's LAVA parser reads it: same results;
 #  - the suite built and run the kselftest way inside a kernel tree.
 # Ends with "N passed, N failed"; exits 1 if anything failed.
 set -uo pipefail
@@ -62,6 +63,16 @@ knob_snapshot()
 	find "$THP" -type f -perm -u+w | sort | xargs grep -H . 2>/dev/null
 }
 
+# knobs_as SNAPSHOT WHAT: the knobs read as in file SNAPSHOT, else say
+# what WHAT changed.
+knobs_as()
+{
+	knob_snapshot | diff "$1" - > "$tmp/knobs.diff" && return
+	echo "# knobs changed by: $2"
+	sed 's/^/# /' "$tmp/knobs.diff"
+	return 1
+}
+
 check_usage()
 {
 	local rc=0 listed t
@@ -87,20 +98,6 @@ check_usage()
 	[ "$listed" -gt 0 ] || { echo "# -l listed nothing"; rc=1; }
 	echo "# $listed tests listed"
 	return $rc
-}
-
-# knobs_restored_after DESCRIPTION COMMAND...
-knobs_restored_after()
-{
-	local before="$tmp/knobs.before" after="$tmp/knobs.after"
-	knob_snapshot > "$before"
-	"$@" > "$tmp/out" 2>&1
-	knob_snapshot > "$after"
-	if ! diff "$before" "$after" > "$tmp/knobs.diff"; then
-		echo "# knobs changed by: $*"
-		sed 's/^/# /' "$tmp/knobs.diff"
-		return 1
-	fi
 }
 
 # interrupt_after DELAY COMMAND...: as Ctrl-C would, SIGINT to COMMAND's
@@ -189,6 +186,26 @@ why_failed()
 # and an expected FAIL fails for its reason; each binary's own result and
 # the run's exit STATUS are what those imply (a binary with an expected
 # FAIL exits 1, never a crash or a timeout).
+# kernelci_reads LOG: KernelCI's LAVA parser (tests/kernelci-results.py)
+# reads from LOG the results ktap-results.awk read, and nothing else.
+kernelci_reads()
+{
+	local py=/usr/bin/python3
+	if ! (. "$REPO/vm/lib.sh" && ensure_pkgs python3-tap) 2> "$tmp/kci.err"; then
+		echo "# cannot read the run as KernelCI does: $(tail -n 1 "$tmp/kci.err")"
+		return 1
+	fi
+	if ! "$py" "$REPO/tests/kernelci-results.py" "$1" > "$tmp/kci" 2> "$tmp/kci.err"; then
+		sed 's/^/# KernelCI would misread: /' "$tmp/kci.err"
+		return 1
+	fi
+	cut -d' ' -f1,2 "$tmp/kci" | sort > "$tmp/kci.ours"
+	sort "$tmp/results" | diff - "$tmp/kci.ours" > "$tmp/kci.diff" && return
+	echo "# KernelCI would read other results (<: ours, >: KernelCI's):"
+	sed 's/^/# /' "$tmp/kci.diff"
+	return 1
+}
+
 compare()
 {
 	local kernel=$1 log=$2 status=$3 test got want why mark n rc=0
@@ -197,6 +214,7 @@ compare()
 	: > "$tmp/tops"
 	awk -v tops="$tmp/tops" -v blocks="$tmp/blocks" \
 		-f "$REPO/tests/ktap-results.awk" "$log" > "$tmp/results"
+	kernelci_reads "$log" || rc=1
 	printf '# %-72s %-9s %s\n' "test ($kernel)" expected got > "$tmp/table"
 	: > "$tmp/binfail"
 	while read -r test; do
@@ -254,12 +272,17 @@ compare()
 	return $rc
 }
 
+# The whole suite on the host, races included (race 4 sets khugepaged's
+# knobs and shmem_enabled): every result as expected, knobs as before.
 check_host()
 {
-	local status=0
+	local status=0 rc=0
+	knob_snapshot > "$tmp/knobs.host"
 	timeout -k 30 1500 "$REPO/run_tests.sh" > "$tmp/host.log" 2>&1 || status=$?
 	echo "# run_tests.sh exit $status"
-	compare host "$tmp/host.log" "$status"
+	compare host "$tmp/host.log" "$status" || rc=1
+	knobs_as "$tmp/knobs.host" "the suite on the host" || rc=1
+	return $rc
 }
 
 # check_vm KERNEL PATH: the suite in a VM on a known kernel.
@@ -365,11 +388,7 @@ knobs_kept()
 	knob_snapshot > "$tmp/knobs.kept"
 	"$@" > "$tmp/out" 2>&1
 	rc=$?
-	if ! knob_snapshot | diff "$tmp/knobs.kept" - > "$tmp/knobs.diff"; then
-		echo "# knobs changed by: $*"
-		sed 's/^/# /' "$tmp/knobs.diff"
-		rc=1
-	fi
+	knobs_as "$tmp/knobs.kept" "$*" || rc=1
 	return $rc
 }
 
