@@ -59,19 +59,29 @@ log()
 	return 0
 }
 
-# Print "FIXTURE.VARIANT.TEST" for every test of binary $1 (from its -l table).
+# Print "FIXTURE.VARIANT.TEST" for every test of binary $1 (from its -l
+# table). The harness prints each row as "%-20s %-25s %s": a name starts
+# at column 1 (fixture), 22 (variant) or anywhere else (test: a variant
+# name longer than 25 pushes it right). Fixture names fit in 20.
 list_binary()
 {
 	"$bindir/$1" -l 2>&1 | awk '
 		/^-+$/ { flush(); next }
 		/^#|^global/ { next }
 		{
-			line = $0
-			f = substr(line, 1, 21); v = substr(line, 22, 26); t = substr(line, 48)
-			gsub(/ /, "", f); gsub(/ /, "", v); gsub(/ /, "", t)
-			if (f != "") fixture = f
-			if (v != "") vars[nv++] = v
-			if (t != "") tests[nt++] = t
+			rest = $0; col = 1
+			while (match(rest, /[^ ]+/)) {
+				col += RSTART - 1
+				name = substr(rest, RSTART, RLENGTH)
+				if (col == 1)
+					fixture = name
+				else if (col == 22)
+					vars[nv++] = name
+				else
+					tests[nt++] = name
+				col += RLENGTH
+				rest = substr(rest, RSTART + RLENGTH)
+			}
 		}
 		function flush(  i, j) {
 			for (i = 0; i < nt; i++)

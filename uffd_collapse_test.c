@@ -24,6 +24,7 @@
 
 #include "collapse.h"
 #include "compat.h"
+#include "context.h"
 #include "harness.h"
 #include "mem.h"
 #include "pattern.h"
@@ -45,7 +46,8 @@ struct scenario {
 	int uffd;
 	bool handling;
 	struct uffd_handler h;
-	bool via_uring;		/* collapse with IORING_OP_MADVISE */
+	const struct collapse_context *ctx;	/* who calls MADV_COLLAPSE */
+	bool ctx_started;
 };
 
 /*
@@ -54,20 +56,25 @@ struct scenario {
  */
 static const char *scenario_init(struct __test_metadata *_metadata,
 				 struct scenario *s, enum mem_type type,
-				 bool via_uring, size_t npmd)
+				 enum collapse_ctx ctx, size_t npmd)
 {
 	size_t pmd = thp_pmd_size();
 	const char *why;
+	int ret;
 
 	memset(s, 0, sizeof(*s));
 	s->uffd = -1;
 	s->r.fd = -1;
-	s->via_uring = via_uring;
-	if (via_uring && uring_probe())
-		return uring_probe();
 	why = collapse_test_why_not();
 	if (why)
 		return why;
+	/* Before the memory is mapped: a helper process forks here. */
+	s->ctx = &collapse_contexts[ctx];
+	ret = s->ctx->start(&why);
+	if (ret > 0)
+		return why;
+	ASSERT_EQ(0, ret) TH_LOG("%s", why);
+	s->ctx_started = true;
 	why = mem_region_create(&s->r, type, npmd * pmd, pmd);
 	ASSERT_EQ(NULL, why) TH_LOG("set-up: %s", why);
 	s->npages = mem_pages(&s->r);
@@ -77,19 +84,13 @@ static const char *scenario_init(struct __test_metadata *_metadata,
 	return NULL;
 }
 
-static int uring_collapse(void *addr, size_t len)
-{
-	return -uring_madvise(addr, len, MADV_COLLAPSE);
-}
-
 /*
  * MADV_COLLAPSE in the scenario's context: 0 or the errno it gave, once it
  * stopped saying EAGAIN (the machine is shared; the verdicts are not).
  */
 static int do_collapse(struct scenario *s, void *addr, size_t len)
 {
-	return collapse_settled(s->via_uring ? uring_collapse : collapse,
-				addr, len);
+	return collapse_settled(s->ctx->collapse, addr, len);
 }
 
 static void scenario_fini(struct scenario *s)
@@ -101,6 +102,8 @@ static void scenario_fini(struct scenario *s)
 	mem_region_destroy(&s->r);
 	free(s->hole);
 	free(s->missing);
+	if (s->ctx_started)
+		s->ctx->stop();
 }
 
 static size_t pages_per_pmd(const struct scenario *s)
@@ -286,7 +289,7 @@ static const char *collapse_control(struct __test_metadata *_metadata,
 	const char *err;
 	int ret;
 
-	err = scenario_init(_metadata, &s, type, false, 1);
+	err = scenario_init(_metadata, &s, type, CTX_MADVISE, 1);
 	if (err)
 		return err;
 	make_holes(&s, 0);
@@ -307,7 +310,7 @@ FIXTURE(collapse) {
 
 FIXTURE_VARIANT(collapse) {
 	enum mem_type type;
-	bool via_uring;
+	enum collapse_ctx ctx;
 };
 
 ADD_CONTEXTS(collapse, anon, MEM_ANON);
@@ -316,7 +319,7 @@ ADD_SHMEM_TYPES(collapse, ADD_CONTEXTS);
 FIXTURE_SETUP(collapse)
 {
 	SKIP_IF(scenario_init(_metadata, &self->s, variant->type,
-			      variant->via_uring, 1));
+			      variant->ctx, 1));
 	make_holes(&self->s, 0);
 }
 
@@ -500,7 +503,7 @@ FIXTURE(multi) {
 
 FIXTURE_VARIANT(multi) {
 	enum mem_type type;
-	bool via_uring;
+	enum collapse_ctx ctx;
 };
 
 ADD_CONTEXTS(multi, anon, MEM_ANON);
@@ -509,7 +512,7 @@ ADD_SHMEM_TYPES(multi, ADD_CONTEXTS);
 FIXTURE_SETUP(multi)
 {
 	SKIP_IF(scenario_init(_metadata, &self->s, variant->type,
-			      variant->via_uring, 3));
+			      variant->ctx, 3));
 }
 
 FIXTURE_TEARDOWN(multi)
@@ -545,7 +548,7 @@ FIXTURE(shmem) {
 
 FIXTURE_VARIANT(shmem) {
 	enum mem_type type;
-	bool via_uring;
+	enum collapse_ctx ctx;
 };
 
 ADD_SHMEM_TYPES(shmem, ADD_CONTEXTS);
@@ -553,7 +556,7 @@ ADD_SHMEM_TYPES(shmem, ADD_CONTEXTS);
 FIXTURE_SETUP(shmem)
 {
 	SKIP_IF(scenario_init(_metadata, &self->s, variant->type,
-			      variant->via_uring, 3));
+			      variant->ctx, 3));
 	make_holes(&self->s, 0);
 	make_holes(&self->s, 1);
 	make_holes(&self->s, 2);
@@ -745,7 +748,7 @@ FIXTURE(partial) {
 
 FIXTURE_VARIANT(partial) {
 	enum mem_type type;
-	bool via_uring;
+	enum collapse_ctx ctx;
 };
 
 ADD_SHMEM_TYPES(partial, ADD_CONTEXTS);
@@ -753,7 +756,7 @@ ADD_SHMEM_TYPES(partial, ADD_CONTEXTS);
 FIXTURE_SETUP(partial)
 {
 	SKIP_IF(scenario_init(_metadata, &self->s, variant->type,
-			      variant->via_uring, 3));
+			      variant->ctx, 3));
 	self->per = pages_per_pmd(&self->s);
 	make_holes(&self->s, 1);
 	SKIP_IF(collapse_control(_metadata, variant->type));
@@ -961,7 +964,7 @@ ADD_SHMEM_TYPES(khugepaged, ADD_TYPE);
 
 FIXTURE_SETUP(khugepaged)
 {
-	SKIP_IF(scenario_init(_metadata, &self->s, variant->type, false, 1));
+	SKIP_IF(scenario_init(_metadata, &self->s, variant->type, CTX_MADVISE, 1));
 	make_holes(&self->s, 0);
 }
 
@@ -974,7 +977,7 @@ TEST_F_TIMEOUT(khugepaged, missing_holes_kept, 120)
 {
 	struct scenario *s = &self->s, ctl;
 
-	SKIP_IF(scenario_init(_metadata, &ctl, variant->type, false, 1));
+	SKIP_IF(scenario_init(_metadata, &ctl, variant->type, CTX_MADVISE, 1));
 	ASSERT_NE(NULL, thp_khugepaged_enroll(s->r.pmd_size));
 	make_holes(&ctl, 0);
 	populate(_metadata, &ctl);
@@ -1012,7 +1015,7 @@ FIXTURE_SETUP(numa)
 	struct scenario *s = &self->s;
 
 	SKIP_IF(node_probe(NUMA_NODE + 1));
-	SKIP_IF(scenario_init(_metadata, s, variant->type, false, 1));
+	SKIP_IF(scenario_init(_metadata, s, variant->type, CTX_MADVISE, 1));
 	SKIP_IF(collapse_control(_metadata, variant->type));
 	make_holes(s, 0);
 	node_bind(s->r.addr, s->r.size, NUMA_NODE);

@@ -4,7 +4,7 @@
  * a reason string, and fixture variants over memory types (and, for
  * MADV_COLLAPSE, over the context it is called from). Include after
  * kselftest_harness.h; variant structs have .type and, for ADD_CONTEXTS,
- * .via_uring.
+ * .ctx (enum collapse_ctx, lib/context.h).
  */
 #ifndef UFFD_SUITE_HARNESS_H
 #define UFFD_SUITE_HARNESS_H
@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "context.h"
 #include "mem.h"
 
 /* SKIP the test with the reason @why_expr gives, unless it is NULL. */
@@ -32,13 +33,19 @@ static inline bool harness_lists_only(int argc, char **argv)
 	return false;
 }
 
-/* Variants: a memory type, or one collapsed by madvise() and by io_uring. */
+/*
+ * Variants: a memory type; or one per collapse context (lib/context.h),
+ * named <type> (madvise), <type>_io_uring and <type>_process_madvise.
+ */
 #define ADD_TYPE(fixture, name, mtype)					\
 	FIXTURE_VARIANT_ADD(fixture, name) { .type = mtype }
 #define ADD_CONTEXTS(fixture, name, mtype)				\
-	ADD_TYPE(fixture, name, mtype);					\
+	FIXTURE_VARIANT_ADD(fixture, name) {				\
+		.type = mtype, .ctx = CTX_MADVISE };			\
 	FIXTURE_VARIANT_ADD(fixture, name##_io_uring) {			\
-		.type = mtype, .via_uring = true }
+		.type = mtype, .ctx = CTX_IO_URING };			\
+	FIXTURE_VARIANT_ADD(fixture, name##_process_madvise) {		\
+		.type = mtype, .ctx = CTX_PROCESS_MADVISE }
 #define ADD_SHMEM_TYPES(fixture, add)					\
 	add(fixture, memfd, MEM_MEMFD);					\
 	add(fixture, shared_anon, MEM_SHARED_ANON);			\
