@@ -33,7 +33,7 @@ LOCK_WAIT_S=600		# as lib/thp.c's
 LOCK_DIR=/run
 LOCK_FILE=$LOCK_DIR/uffd-collapse-suite.lock
 STOP_WAIT_S=10		# for a signalled binary to put its knobs back
-tmp="" child="" reader=""
+tmp="" child="" reader="" dogs=""
 
 usage()
 {
@@ -118,6 +118,9 @@ cleanup()
 	trap '' PIPE
 	[ -z "$tmp" ] || restore_knobs
 	[ -z "$tmp" ] || rm -rf -- "$tmp"
+	# Disarmed now: each watchdog ends within a second.
+	# shellcheck disable=SC2086 # a list of pids
+	[ -z "$dogs" ] || wait $dogs 2>/dev/null
 }
 
 # on_signal STATUS: the binary running (if any) gets SIGTERM with its
@@ -138,20 +141,25 @@ on_signal()
 # reap PID SECONDS: wait for our child PID (its status in $?); if it is
 # still there after SECONDS, SIGKILL it and the binary's process group
 # ($group, if any): while a process of that group lives, no other process
-# can have been given its id.
-# The watchdog sleeps in the shell's own "read -t" on a FIFO nobody writes
-# (no sleep(1) child that could outlive it), so SIGTERM ends all of it.
+# can have been given its id. The watchdog is armed by a file, not told by
+# a signal (one that came before it set a trap would be lost): it looks
+# once a second, so it outlives reap by at most that, and a disarmed or
+# removed file means it never kills.
 reap()
 {
-	[ -p "$tmp/dog" ] || mkfifo "$tmp/dog" || { wait "$1"; return; }
+	: > "$tmp/armed.$1" || { wait "$1"; return; }
 	(
-		read -r -t "$2" -u 9 9<> "$tmp/dog"
-		kill -KILL ${group:+"-$group"} "$1"
+		n=$2
+		while [ "$n" -gt 0 ] && [ -e "$tmp/armed.$1" ]; do
+			sleep 1
+			n=$((n - 1))
+		done
+		[ ! -e "$tmp/armed.$1" ] || kill -KILL ${group:+"-$group"} "$1"
 	) > /dev/null 2>&1 &
-	dog=$!
+	dogs="$dogs $!"
 	wait "$1"
-	set -- $?
-	kill "$dog" 2>/dev/null
+	set -- "$?" "$1"
+	rm -f "$tmp/armed.$2"
 	return "$1"
 }
 

@@ -113,6 +113,19 @@ static void handler_continue(struct uffd_handler *h, unsigned long page)
 	pthread_mutex_unlock(&h->lock);
 }
 
+/* Account our UFFDIO_COPY of page @pgoff, which returned @ret. */
+static void handler_copied(struct uffd_handler *h, size_t pgoff, int ret)
+{
+	if (!ret)
+		h->copied[pgoff] = true;
+	else if (ret == -EEXIST && h->copied[pgoff])
+		h->nr_repeat++;
+	else if (ret == -EEXIST)
+		h->nr_eexist++;
+	else
+		h->nr_errors++;
+}
+
 static void handler_event(struct uffd_handler *h, struct uffd_msg *msg,
 			  void *buf)
 {
@@ -137,10 +150,11 @@ static void handler_event(struct uffd_handler *h, struct uffd_msg *msg,
 	pthread_mutex_unlock(&h->lock);
 	ret = handler_copy(h, page, buf);
 	pthread_mutex_lock(&h->lock);
-	if (ret == -EEXIST)
-		h->nr_eexist++;
-	else if (ret)
-		h->nr_errors++;
+	if (page < base || page >= base + h->len) {
+		h->nr_eexist += ret == -EEXIST;
+		h->nr_errors += ret && ret != -EEXIST;
+	} else
+		handler_copied(h, (page - base) / h->page_size, ret);
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -177,14 +191,17 @@ int uffd_handler_start(struct uffd_handler *h, int uffd, void *base,
 	h->len = len;
 	h->page_size = getpagesize();
 	h->faults = calloc(len / h->page_size, sizeof(*h->faults));
-	if (!h->faults)
-		return -1;
+	h->copied = calloc(len / h->page_size, sizeof(*h->copied));
+	if (!h->faults || !h->copied)
+		goto fail;
 	pthread_mutex_init(&h->lock, NULL);
-	if (pthread_create(&h->thread, NULL, handler_main, h)) {
-		free(h->faults);
-		return -1;
-	}
+	if (pthread_create(&h->thread, NULL, handler_main, h))
+		goto fail;
 	return 0;
+fail:
+	free(h->faults);
+	free(h->copied);
+	return -1;
 }
 
 /* Bounded: the thread re-checks @stop at least every HANDLER_POLL_MS. */
@@ -193,7 +210,18 @@ void uffd_handler_stop(struct uffd_handler *h)
 	h->stop = true;
 	pthread_join(h->thread, NULL);
 	free(h->faults);
+	free(h->copied);
 	h->faults = NULL;
+	h->copied = NULL;
+}
+
+void uffd_handler_forget(struct uffd_handler *h, size_t pgoff)
+{
+	if (!h->copied)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->copied[pgoff] = false;
+	pthread_mutex_unlock(&h->lock);
 }
 
 unsigned int uffd_handler_faults(struct uffd_handler *h, size_t pgoff)

@@ -27,9 +27,11 @@ struct uffd_handler {
 	volatile bool stop;
 	pthread_mutex_t lock;
 	unsigned int *faults;	/* missing-page UFFD_EVENT_PAGEFAULTs per page */
+	bool *copied;		/* our UFFDIO_COPY installed the page */
 	size_t nr_faults;	/* all page faults, in range or not */
 	size_t nr_outside;	/* faults outside [base, base + len) */
-	size_t nr_eexist;	/* UFFDIO_COPY found the page present */
+	size_t nr_eexist;	/* UFFDIO_COPY found present a page not ours */
+	size_t nr_repeat;	/* events for a page already ours (see below) */
 	size_t nr_errors;	/* other UFFDIO_COPY / read failures */
 	size_t nr_other;	/* events other than PAGEFAULT */
 	size_t nr_minor;	/* MINOR faults, not counted in @faults */
@@ -39,5 +41,17 @@ int uffd_handler_start(struct uffd_handler *h, int uffd, void *base,
 		       size_t len);
 void uffd_handler_stop(struct uffd_handler *h);
 unsigned int uffd_handler_faults(struct uffd_handler *h, size_t pgoff);
+/*
+ * A repeated event: handle_userfault() waits interruptibly, so a faulting
+ * thread woken by a signal or by io_uring task_work (TIF_NOTIFY_SIGNAL)
+ * before our UFFDIO_COPY retries the fault and raises a second event for
+ * the same missing page; that copy then says EEXIST for the page we just
+ * installed. The kernel's own uffd selftests take EEXIST the same way. It
+ * tells userspace twice, which breaks no promise; an EEXIST for a page we
+ * did not install (nr_eexist) means someone else filled it.
+ * The test forgets pages it makes missing again (they are not ours any
+ * more): uffd_handler_forget().
+ */
+void uffd_handler_forget(struct uffd_handler *h, size_t pgoff);
 
 #endif
