@@ -100,6 +100,7 @@
 #define DEFAULT_MAX_ITERS	20000
 #define MIN_ITERS		20	/* past the time budget, on a slow machine */
 #define MIN_WINDOWS		5	/* likewise */
+#define MIN_REFUSALS		5	/* races on registrations: see reg_outcome() */
 #define EXCUSED_SHARE		20	/* 1 in 20 iterations may excuse EINVAL */
 #define KHUGEPAGED_BUDGET_X	4	/* race 4 waits on khugepaged */
 #define STUCK_MS		10000	/* a round never takes this long */
@@ -197,6 +198,8 @@ struct race {
 	uint64_t call_ns;	/* calibrated length of a MADV_COLLAPSE */
 	unsigned long iter, windows, inconclusive;
 	unsigned long excused;	/* anon EINVALs an immediate retry undid */
+	unsigned long refusals;	/* rounds with a call refused for the reg */
+	bool wants_refusals;	/* the race counts them (reg_outcome()) */
 	struct tally out;
 	bool bench;		/* make bench: measure the ceilings too */
 	double refused, collapsing;	/* the ceilings, calls per second */
@@ -373,8 +376,10 @@ static void race_fini(struct race *x)
 /* One more iteration, while the budget lasts and nothing failed. */
 static bool race_next(struct race *x)
 {
-	if (race_failed(x) ||
-	    !race_budget_next(&x->budget, x->windows < MIN_WINDOWS))
+	bool more = x->windows < MIN_WINDOWS ||
+		    (x->wants_refusals && x->refusals < MIN_REFUSALS);
+
+	if (race_failed(x) || !race_budget_next(&x->budget, more))
 		return false;
 	x->iter = x->budget.iters;
 	return true;
@@ -401,10 +406,15 @@ static uint64_t race_moment(struct race *x)
 /*
  * A delay for a registration: a quarter of the time anywhere
  * (race_moment()), else from the last quarter of a call to just past its
- * end, where a collapse looks for userfaultfds (reg_raced()).
+ * end, where a collapse looks for userfaultfds (reg_raced()). Until
+ * MIN_REFUSALS rounds had a call refused for their registration, one in
+ * four registers at once, before the call gets to its check: the errno
+ * clause (reg_outcome()).
  */
 static uint64_t reg_moment(struct race *x)
 {
+	if (x->refusals < MIN_REFUSALS && !race_rng_below(&x->rng, 4))
+		return 0;
 	if (!race_rng_below(&x->rng, 4))
 		return race_moment(x);
 	return x->call_ns * 3 / 4 +
@@ -1469,6 +1479,16 @@ static const struct call *reg_outcome(struct race *x, const struct calls *cs,
 		       !in->ret ? "reg-in-successful-call" :
 		       reg_raced(in, reg) ? "reg-late-in-refused-call" :
 		       "reg-early-in-refused-call");
+	/*
+	 * The errno clause put to the test: a call that checked after the
+	 * registration and was refused (EBUSY; a kernel without the change
+	 * gives anon EINVAL, which failed above). Registrations aimed at the
+	 * end of calls rarely make one, so the race runs on (more budget)
+	 * until MIN_REFUSALS rounds did: a kernel that answers such a call
+	 * with the wrong errno cannot pass by chance.
+	 */
+	x->wants_refusals = true;
+	x->refusals += cs->by_ret[RET_EBUSY] > 0;
 	if (!round_conclusive(x, cs->excused, last->ret == ENOMEM))
 		return NULL;
 	return reg_raced(in, reg) ? in : NULL;
@@ -2844,6 +2864,9 @@ static void race_report(struct race *x, const char *test)
 	diag("%s: %lu iterations in %lu ms, window reached %lu times; inconclusive: %lu ENOMEM, %lu anon EINVAL undone by an immediate retry; seed %" PRIu64,
 	     test, x->budget.iters, race_budget_elapsed_ms(&x->budget),
 	     x->windows, x->inconclusive, x->excused, opt.seed);
+	if (x->wants_refusals)
+		diag("%s: %lu rounds had a call refused (EBUSY) for the registration",
+		     test, x->refusals);
 	diag("%s: outcomes:%s", test, outs);
 }
 

@@ -151,19 +151,29 @@ static __u64 mode_features(__u64 mode, enum mem_type type)
 	return f;
 }
 
-/* Open s->uffd and register @mode on [@addr, @addr + @len). */
-static const char *register_uffd(struct __test_metadata *_metadata,
-				 struct scenario *s, char *addr, size_t len,
-				 __u64 mode)
+/*
+ * Open s->uffd with @need (features) and register @mode on [@addr, @addr +
+ * @len); NULL, or why not (a feature this kernel lacks).
+ */
+static const char *register_features(struct __test_metadata *_metadata,
+				     struct scenario *s, char *addr,
+				     size_t len, __u64 mode, __u64 need)
 {
-	__u64 need = mode_features(mode, s->r.type);
-
 	if ((uffd_features() & need) != need)
 		return "userfaultfd lacks the feature for this mode and memory";
 	s->uffd = uffd_open(need);
 	ASSERT_LE(0, s->uffd);
 	ASSERT_EQ(0, uffd_register(s->uffd, addr, len, mode));
 	return NULL;
+}
+
+/* The same with the features @mode needs on this memory. */
+static const char *register_uffd(struct __test_metadata *_metadata,
+				 struct scenario *s, char *addr, size_t len,
+				 __u64 mode)
+{
+	return register_features(_metadata, s, addr, len, mode,
+				 mode_features(mode, s->r.type));
 }
 
 static void start_handler(struct __test_metadata *_metadata,
@@ -362,6 +372,59 @@ TEST_F(collapse, missing_holes_ebusy)
 	expect_hole_events(_metadata, s, s->r.addr, 0, s->npages, 1);
 }
 
+/*
+ * MODE_MISSING over a range never touched: every page missing, no page
+ * table, no page cache. Nothing may be filled. Anon's scan stops at the
+ * missing page table (find_pmd_or_thp_or_none(): SCAN_PMD_NULL), shmem's
+ * collapse_file() at a range with no page at all (SCAN_TRUNCATED): both
+ * EINVAL (madvise_collapse_errno()). Every page raises its event.
+ */
+TEST_F(collapse, untouched_registered_einval)
+{
+	struct scenario *s = &self->s;
+
+	memset(s->hole, 1, s->npages * sizeof(bool));
+	SKIP_IF(collapse_control(_metadata, variant->type));
+	register_missing(_metadata, s);
+	assert_precondition(_metadata, s);
+	expect_refused(_metadata, s, EINVAL);
+	expect_hole_events(_metadata, s, s->r.addr, 0, s->npages, 1);
+}
+
+/*
+ * The same after every page was there and was then punched. Shmem still
+ * finds no page at all (SCAN_TRUNCATED, EINVAL). Anon: if the page table
+ * stayed, 512 none PTEs under an armed userfaultfd refuse it
+ * (hpage_collapse_scan_pmd(): SCAN_EXCEED_NONE_PTE, EBUSY); kernels that
+ * free an empty page table on MADV_DONTNEED (CONFIG_PT_RECLAIM) leave no
+ * table (SCAN_PMD_NULL, EINVAL), seen as VmPTE going down.
+ */
+TEST_F(collapse, emptied_registered_refused)
+{
+	struct scenario *s = &self->s;
+	long pte_kb;
+	int err = EINVAL;
+
+	memset(s->hole, 0, s->npages * sizeof(bool));
+	SKIP_IF(collapse_control(_metadata, variant->type));
+	populate(_metadata, s);
+	pte_kb = mem_page_tables_kb();
+	ASSERT_LE(0, pte_kb);
+	ASSERT_EQ(0, mem_punch(&s->r, 0, s->npages));
+	memset(s->hole, 1, s->npages * sizeof(bool));
+	if (!mem_is_shmem(variant->type)) {
+		if (mem_page_tables_kb() >= pte_kb)
+			err = EBUSY;
+		ksft_print_msg("the punch %s the page table: expect %s\n",
+			       err == EBUSY ? "kept" : "freed",
+			       strerror(err));
+	}
+	register_missing(_metadata, s);
+	assert_precondition(_metadata, s);
+	expect_refused(_metadata, s, err);
+	expect_hole_events(_metadata, s, s->r.addr, 0, s->npages, 1);
+}
+
 /* MODE_MISSING without holes: nothing to protect, the collapse succeeds. */
 TEST_F(collapse, missing_full_collapses)
 {
@@ -548,6 +611,188 @@ TEST_F(multi, one_pmd_with_holes_ebusy)
 	EXPECT_EQ(2 * (long)s->r.pmd_size, thp_pmd_mapped(s->r.addr));
 	expect_holes_kept(_metadata, s);
 	expect_hole_events(_metadata, s, s->r.addr, 0, 3 * per, 1);
+}
+
+/*
+ * mTHP: the range populated with MTHP_KB folios (hugepages-<size>kB), the
+ * holes whole folios (every other one). A collapse must treat a large
+ * folio's pages as it treats small ones: without a userfaultfd it
+ * collapses; under MODE_MISSING it is refused with EBUSY, the holes kept
+ * and raising their events. Anon, memfd and shared anon (tmpfs mounts take
+ * their folio sizes from the mount, not from these knobs). The knob is set
+ * for the test and put back to "never" (the suite's value) after it.
+ */
+#define MTHP_KB 64
+
+FIXTURE(mthp) {
+	struct scenario s;
+	char knob[64];
+	bool knob_set;
+};
+
+FIXTURE_VARIANT(mthp) {
+	enum mem_type type;
+	enum collapse_ctx ctx;
+};
+
+ADD_CONTEXTS(mthp, anon, MEM_ANON);
+ADD_CONTEXTS(mthp, memfd, MEM_MEMFD);
+ADD_CONTEXTS(mthp, shared_anon, MEM_SHARED_ANON);
+
+FIXTURE_SETUP(mthp)
+{
+	struct scenario *s = &self->s;
+	size_t i, per_folio;
+	char val[32];
+
+	snprintf(self->knob, sizeof(self->knob), "hugepages-%dkB/%s", MTHP_KB,
+		 variant->type == MEM_ANON ? "enabled" : "shmem_enabled");
+	SKIP_IF(scenario_init(_metadata, s, variant->type, variant->ctx, 1));
+	if (thp_knob_get(self->knob, val, sizeof(val)))
+		SKIP(return, "kernel without %d kB mTHP for %s (no %s)", MTHP_KB,
+		     mem_type_name(variant->type), self->knob);
+	per_folio = MTHP_KB * 1024 / s->r.page_size;
+	for (i = 0; i < s->npages; i++)
+		s->hole[i] = (i / per_folio) % 2;
+	SKIP_IF(collapse_control(_metadata, variant->type));
+	ASSERT_EQ(0, thp_knob_set(self->knob, "always"));
+	self->knob_set = true;
+}
+
+FIXTURE_TEARDOWN(mthp)
+{
+	if (self->knob_set)
+		thp_knob_set(self->knob, "never");
+	scenario_fini(&self->s);
+}
+
+/*
+ * Populate, then assert that every present page is in a large folio; if
+ * the allocator fell back to small pages the scenario did not happen: SKIP
+ * with the count.
+ */
+static const char *populate_mthp(struct __test_metadata *_metadata,
+				 struct scenario *s)
+{
+	static char why[128];
+	size_t i, small = 0, present = 0;
+	bool *large = calloc(s->npages, sizeof(bool));
+
+	ASSERT_NE(NULL, large);
+	populate(_metadata, s);
+	ASSERT_EQ(0, mem_large_folios(&s->r, large))
+		TH_LOG("set-up: cannot read /proc/self/pagemap or /proc/kpageflags");
+	for (i = 0; i < s->npages; i++) {
+		present += !s->hole[i];
+		small += !s->hole[i] && !large[i];
+	}
+	free(large);
+	if (!small)
+		return NULL;
+	snprintf(why, sizeof(why),
+		 "control: %zu of %zu pages not in %d kB folios (allocation fell back)",
+		 small, present, MTHP_KB);
+	return why;
+}
+
+/* Control: a range of mTHP folios with holes collapses without a uffd. */
+TEST_F(mthp, no_uffd_collapses)
+{
+	struct scenario *s = &self->s;
+
+	SKIP_IF(populate_mthp(_metadata, s));
+	EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
+	expect_collapsed(_metadata, s, s->r.size);
+}
+
+TEST_F(mthp, missing_holes_ebusy)
+{
+	struct scenario *s = &self->s;
+
+	SKIP_IF(populate_mthp(_metadata, s));
+	register_missing(_metadata, s);
+	assert_precondition(_metadata, s);
+	expect_refused(_metadata, s, EBUSY);
+	expect_hole_events(_metadata, s, s->r.addr, 0, s->npages, 1);
+}
+
+/*
+ * Anon holes holding uffd-wp PTE markers: with UFFD_FEATURE_WP_UNPOPULATED,
+ * UFFDIO_WRITEPROTECT leaves a marker in each none PTE (change_pte_range()),
+ * and the page stays missing. The scan stops at the first marker
+ * (hpage_collapse_scan_pmd(): pte_swp_uffd_wp_any(), SCAN_PTE_UFFD_WP,
+ * EINVAL), before it looks at none PTEs.
+ */
+FIXTURE(anon_wp) {
+	struct scenario s;
+};
+
+FIXTURE_VARIANT(anon_wp) {
+	enum mem_type type;
+	enum collapse_ctx ctx;
+};
+
+ADD_CONTEXTS(anon_wp, anon, MEM_ANON);
+
+FIXTURE_SETUP(anon_wp)
+{
+	SKIP_IF(scenario_init(_metadata, &self->s, variant->type, variant->ctx,
+			      1));
+	make_holes(&self->s, 0);
+	SKIP_IF(collapse_control(_metadata, variant->type));
+	populate(_metadata, &self->s);
+}
+
+FIXTURE_TEARDOWN(anon_wp)
+{
+	scenario_fini(&self->s);
+}
+
+/*
+ * Register @mode | WP with WP_UNPOPULATED and write-protect the holes only,
+ * so that a marker, not a write-protected present page (pte_uffd_wp(), the
+ * same SCAN_PTE_UFFD_WP), is what the scan meets.
+ */
+static const char *register_wp_unpopulated(struct __test_metadata *_metadata,
+					   struct scenario *s, __u64 mode)
+{
+	const char *why = register_features(_metadata, s, s->r.addr,
+					    s->r.size,
+					    mode | UFFDIO_REGISTER_MODE_WP,
+					    UFFD_FEATURE_WP_UNPOPULATED);
+	size_t i, ps = s->r.page_size;
+
+	if (why)
+		return why;
+	for (i = 0; i < s->npages; i++)
+		if (s->hole[i])
+			ASSERT_EQ(0, uffd_writeprotect(s->uffd,
+						       s->r.addr + i * ps, ps,
+						       true));
+	return NULL;
+}
+
+/* WP alone: nothing about missing pages is promised, but no marker may go. */
+TEST_F(anon_wp, wp_unpopulated_holes_einval)
+{
+	struct scenario *s = &self->s;
+
+	SKIP_IF(register_wp_unpopulated(_metadata, s, 0));
+	assert_precondition(_metadata, s);
+	expect_refused(_metadata, s, EINVAL);
+}
+
+/* MISSING|WP: refused the same way, and each hole raises its event. */
+TEST_F(anon_wp, missing_wp_unpopulated_holes_einval)
+{
+	struct scenario *s = &self->s;
+
+	SKIP_IF(register_wp_unpopulated(_metadata, s,
+					UFFDIO_REGISTER_MODE_MISSING));
+	start_handler(_metadata, s, s->r.addr, s->r.size);
+	assert_precondition(_metadata, s);
+	expect_refused(_metadata, s, EINVAL);
+	expect_hole_events(_metadata, s, s->r.addr, 0, s->npages, 1);
 }
 
 FIXTURE(shmem) {

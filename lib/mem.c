@@ -22,6 +22,9 @@
 #include "pattern.h"
 
 #define PAGEMAP_PRESENT (1ULL << 63)
+#define PAGEMAP_PFN ((1ULL << 55) - 1)
+#define KPF_COMPOUND_HEAD 15	/* include/uapi/linux/kernel-page-flags.h */
+#define KPF_COMPOUND_TAIL 16
 #define PAGEMAP_SWAPPED (1ULL << 62)
 
 const char *mem_type_name(enum mem_type type)
@@ -263,6 +266,19 @@ static int pagemap(void)
 	return fd;
 }
 
+/*
+ * A PTE marker (e.g. uffd-wp's in a hole, UFFD_FEATURE_WP_UNPOPULATED) is
+ * no page: pagemap shows it as swapped (pte_to_pagemap_entry()), with, to
+ * root, swap type SWP_PTE_MARKER: the last of the 5-bit type field
+ * (MAX_SWAPFILES_SHIFT), no swap file's.
+ */
+static bool pagemap_is_marker(uint64_t ent)
+{
+	const uint64_t type_mask = (1 << 5) - 1;
+
+	return (ent & PAGEMAP_SWAPPED) && (ent & type_mask) == type_mask;
+}
+
 /* Present or swapped PTEs, by /proc/self/pagemap. */
 static int missing_by_pagemap(const struct region *r, bool *missing)
 {
@@ -274,7 +290,8 @@ static int missing_by_pagemap(const struct region *r, bool *missing)
 	if (fd >= 0 && ent &&
 	    pread(fd, ent, n * sizeof(*ent), off) == (ssize_t)(n * sizeof(*ent))) {
 		for (i = 0; i < n; i++)
-			missing[i] = !(ent[i] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED));
+			missing[i] = !(ent[i] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED)) ||
+				     pagemap_is_marker(ent[i]);
 		ret = 0;
 	}
 	free(ent);
@@ -318,4 +335,60 @@ int mem_stat(const struct region *r, long long *size, long long *blocks)
 	*size = st.st_size;
 	*blocks = st.st_blocks;
 	return 0;
+}
+
+int mem_punch(const struct region *r, size_t first, size_t n)
+{
+	size_t off = first * r->page_size, len = n * r->page_size;
+
+	if (r->fd >= 0)
+		return fallocate(r->fd, FALLOC_FL_PUNCH_HOLE |
+				 FALLOC_FL_KEEP_SIZE, off, len);
+	return madvise(r->addr + off, len, r->type == MEM_ANON ?
+		       MADV_DONTNEED : MADV_REMOVE);
+}
+
+long mem_page_tables_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPTE: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+int mem_large_folios(const struct region *r, bool *large)
+{
+	const uint64_t compound = (1ULL << KPF_COMPOUND_HEAD) |
+				  (1ULL << KPF_COMPOUND_TAIL);
+	size_t i, n = mem_pages(r);
+	uint64_t *ent = calloc(n, sizeof(*ent)), flags;
+	off_t off = (uintptr_t)r->addr / r->page_size * sizeof(*ent);
+	int fd = pagemap(), kpf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	int ret = -1;
+
+	if (fd < 0 || kpf < 0 || !ent ||
+	    pread(fd, ent, n * sizeof(*ent), off) != (ssize_t)(n * sizeof(*ent)))
+		goto out;
+	for (i = 0; i < n; i++) {
+		large[i] = false;
+		if (!(ent[i] & PAGEMAP_PRESENT) || !(ent[i] & PAGEMAP_PFN))
+			continue;
+		if (pread(kpf, &flags, sizeof(flags),
+			  (ent[i] & PAGEMAP_PFN) * sizeof(flags)) != sizeof(flags))
+			goto out;
+		large[i] = flags & compound;
+	}
+	ret = 0;
+out:
+	if (kpf >= 0)
+		close(kpf);
+	free(ent);
+	return ret;
 }

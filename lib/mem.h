@@ -44,6 +44,20 @@ static inline size_t mem_pages(const struct region *r)
 void mem_holes_every(bool *hole, size_t npages, size_t first, size_t stride);
 /* Write PATTERN_FILL into each page that is not a hole. */
 void mem_fill(struct region *r, const bool *hole);
+/*
+ * Make pages [@first, @first + @n) missing again: a hole punched in the
+ * file (fallocate), MADV_REMOVE for shared anon, MADV_DONTNEED for anon
+ * (the page table stays). 0, or -1 with errno.
+ */
+int mem_punch(const struct region *r, size_t first, size_t n);
+/*
+ * large[i] = page i of @r is mapped here and part of a large folio (mTHP or
+ * THP), by its PFN (/proc/self/pagemap) and /proc/kpageflags (root). 0, or
+ * -1 if either cannot be read.
+ */
+int mem_large_folios(const struct region *r, bool *large);
+/* This process's page tables, in kB (VmPTE of /proc/self/status), or -1. */
+long mem_page_tables_kb(void);
 /* Page index of the first page whose contents are not as expected, or -1. */
 long mem_verify_fill(const struct region *r, const bool *hole);
 

@@ -77,6 +77,16 @@ int uffd_unregister(int uffd, void *addr, size_t len)
 	return ioctl(uffd, UFFDIO_UNREGISTER, &range);
 }
 
+int uffd_writeprotect(int uffd, void *addr, size_t len, bool wp)
+{
+	struct uffdio_writeprotect w = {
+		.range = { .start = (unsigned long)addr, .len = len },
+		.mode = wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+
+	return ioctl(uffd, UFFDIO_WRITEPROTECT, &w);
+}
+
 /* Resolve one fault at @page; on failure wake the faulting thread anyway. */
 static int handler_copy(struct uffd_handler *h, unsigned long page, void *buf)
 {

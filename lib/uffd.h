@@ -18,6 +18,8 @@ __u64 uffd_features(void);
 int uffd_open(__u64 features);
 int uffd_register(int uffd, void *addr, size_t len, __u64 mode);
 int uffd_unregister(int uffd, void *addr, size_t len);
+/* UFFDIO_WRITEPROTECT [@addr, @addr + @len) on (@wp) or off. */
+int uffd_writeprotect(int uffd, void *addr, size_t len, bool wp);
 
 struct uffd_handler {
 	int uffd;
