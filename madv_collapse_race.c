@@ -1795,10 +1795,18 @@ static void r2_plan(struct race *x, struct r2 *s)
 	}
 }
 
-/* Window, result and what each page must read now. */
+/*
+ * Window, result and what each page must read now. The answer must agree
+ * with the range: after a success every hole is present (zero, or the
+ * writer's data) and the range PMD-mapped (madvise_collapse() maps it);
+ * after EAGAIN (SCAN_PAGE_FILLED and the like: collapse_file() rolled
+ * back) nothing was collapsed, and no hole the writers left was filled.
+ */
 static void r2_outcome(struct race *x, struct r2 *s)
 {
 	const struct call *c = calls_last(&s->calls);
+	enum want untouched = !c->ret ? W_ZERO :
+			      c->ret == EAGAIN ? W_HOLE : W_ZERO_OR_HOLE;
 	bool window = false;
 	struct fill_job *j;
 	size_t p;
@@ -1806,13 +1814,14 @@ static void r2_outcome(struct race *x, struct r2 *s)
 
 	for (p = 0; p < x->npages; p++)
 		if (x->hole[p])
-			x->want[p] = W_ZERO_OR_HOLE;
+			x->want[p] = untouched;
 	for (w = 0; w < R2_WRITERS; w++)
 		for (k = 0; k < R2_FILLS; k++) {
 			j = &s->job[w][k];
 			window |= j->start < c->end && c->start < j->end;
-			if (j->how != FILL_FALLOCATE)
-				x->want[j->page] = W_FILL;
+			/* shmem's SEEK_DATA skips an unwritten fallocate()d page */
+			x->want[j->page] = j->how == FILL_FALLOCATE ?
+					   W_ZERO_OR_HOLE : W_FILL;
 		}
 	if (round_conclusive(x, s->calls.excused, c->ret == ENOMEM))
 		x->windows += window;
@@ -1822,6 +1831,49 @@ static void r2_outcome(struct race *x, struct r2 *s)
 	tally(&x->out, errno_name(c->ret));
 	if (c->ret == EAGAIN && window)
 		tally(&x->out, "EAGAIN-in-window");
+}
+
+/*
+ * After verify_data(): PMD-mapped exactly when the call said 0, and a
+ * file's st_blocks counts what is allocated: the present pages and the
+ * fallocate()d ones SEEK_DATA does not show (a collapsed range: all).
+ */
+static void r2_check_range(struct race *x, struct r2 *s)
+{
+	const struct call *c = calls_last(&s->calls);
+	long long present = 0;
+	long mapped = thp_pmd_mapped(x->r.addr);
+	struct fill_job *j;
+	struct stat st;
+	size_t p;
+	int w, k;
+
+	if (race_failed(x) || c->ret == ENOMEM ||
+	    (c->ret == EINVAL && s->calls.excused))
+		return;
+	if (mapped != (c->ret ? 0 : (long)x->r.size)) {
+		race_fail(x, "MADV_COLLAPSE returned %s, and %ld bytes of the range are PMD-mapped",
+			  errno_name(c->ret), mapped);
+		return;
+	}
+	if (x->r.fd < 0)
+		return;
+	for (p = 0; p < x->npages; p++)
+		present += !x->missing[p];
+	for (w = 0; w < R2_WRITERS; w++)
+		for (k = 0; k < R2_FILLS; k++) {
+			j = &s->job[w][k];
+			present += j->how == FILL_FALLOCATE && x->missing[j->page];
+		}
+	if (fstat(x->r.fd, &st)) {
+		race_fail(x, "fstat(): %s", strerror(errno));
+		return;
+	}
+	if (st.st_blocks != present * (long long)(x->ps / 512))
+		race_fail(x, "MADV_COLLAPSE returned %s; st_blocks says %lld pages allocated, %lld are present or fallocate()d",
+			  errno_name(c->ret),
+			  (long long)st.st_blocks / (long long)(x->ps / 512),
+			  present);
 }
 
 static void r2_iteration(struct race *x, struct team *t, struct r2 *s)
@@ -1836,6 +1888,7 @@ static void r2_iteration(struct race *x, struct team *t, struct r2 *s)
 		return;
 	r2_outcome(x, s);
 	verify_data(x, 0, x->npages);
+	r2_check_range(x, s);
 }
 
 static void r2_free(struct r2 *s)
