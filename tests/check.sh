@@ -534,8 +534,15 @@ check_known_kernels()
 # nested 6.1 and 6.12 runs are make check-postcopy's).
 check_postcopy()
 {
-	timeout -k 30 600 "$REPO/vm/postcopy.sh" --host-only --quick \
-		--bin "$OUTPUT/postcopy" 2>&1 | sed 's/^/# /'
+	diagnostics timeout -k 30 600 "$REPO/vm/postcopy.sh" --host-only \
+		--quick --bin "$OUTPUT/postcopy"
+}
+
+# diagnostics COMMAND...: COMMAND's output as "# " lines (a nested run's
+# own "ok"/"not ok" lines must not read as this report's), its status.
+diagnostics()
+{
+	"$@" 2>&1 | sed 's/^/# /'
 	return "${PIPESTATUS[0]}"
 }
 
@@ -554,10 +561,10 @@ check "suite on the running kernel ($(uname -r))" check_host
 check "QEMU postcopy migration vs MADV_COLLAPSE on the running kernel" \
 	check_postcopy
 check "a clean clone builds with empty /usr/src and cache; make run passes in a fresh Debian 12 chroot" \
-	timeout -k 30 2400 "$REPO/tests/fresh-machine.sh"
+	diagnostics timeout -k 30 2400 "$REPO/tests/fresh-machine.sh"
 if [ -x "$REPO/tests/kselftest-tree.sh" ]; then
 	check "suite built and run in a kernel tree (kselftest)" \
-		timeout -k 30 1800 "$REPO/tests/kselftest-tree.sh"
+		diagnostics timeout -k 30 1800 "$REPO/tests/kselftest-tree.sh"
 fi
 
 echo "$passed passed, $failed failed"
