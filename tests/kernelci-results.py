@@ -14,8 +14,9 @@
 #   BINARY/TEST RESULT LAVA_NAME
 # (RESULT: PASS, FAIL or SKIP), to be compared with tests/ktap-results.awk,
 # and on stderr what KernelCI would get wrong: a result it would see that
-# the suite did not report (a diagnostic read as a result), a test name
-# with "#", two results under one LAVA name.
+# the suite did not report (a diagnostic read as a result, by the nested
+# parse or by the job's older one-regex rule), a test name with "#", two
+# results under one LAVA name.
 import re
 import sys
 
@@ -58,6 +59,27 @@ def lava_name(description, verdict, directive):
 	return slug(name) or '<unknown>'
 
 
+# The older rule of Linaro's kselftest job (a regex over every line, any
+# number of "# " in front): result lines that are not one of a binary's
+# own, or that it names otherwise than the nested parse does.
+OLD_RULE = re.compile(r'^(?:# )*(not )?ok \d+ ([^#]+)(# (SKIP)?)?')
+
+
+def old_rule(text, ours):
+	bad = 0
+	for line in text.splitlines():
+		m = OLD_RULE.match(line)
+		if not m or line.startswith(('ok ', 'not ok ')):
+			continue
+		name = m.group(2).strip()
+		if not line.startswith('# ') or line.startswith('# # ') or \
+		   name not in ours:
+			print(f'the older KernelCI rule reads a result "{name}" from: {line}',
+			      file=sys.stderr)
+			bad = 1
+	return bad
+
+
 def main():
 	text = open(sys.argv[1], errors='replace').read() if len(sys.argv) > 1 \
 		else sys.stdin.read()
@@ -83,7 +105,8 @@ def main():
 				bad = 1
 			seen[name] = f'{binary}/{cdesc}'
 			print(f'{binary}/{cdesc} {cverdict} {name}')
-	return bad
+	ours = {v.split('/', 1)[1] for v in seen.values()}
+	return bad | old_rule(text, ours)
 
 
 if __name__ == '__main__':
