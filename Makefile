@@ -42,7 +42,7 @@ CFLAGS += -isystem $(KSFT_DIR)
 PROGS := $(addprefix $(OUTPUT)/,$(TEST_GEN_PROGS))
 
 .PHONY: all run check clean deps bench check-bisect check-mutants postcopy \
-	check-postcopy
+	check-postcopy check-arm64
 all: $(PROGS)
 
 $(OUTPUT)/%: %.c $(LIB_SRCS) $(LOCAL_HDRS) $(KSFT_HDRS)
@@ -92,6 +92,11 @@ $(OUTPUT)/postcopy/%: postcopy/%.c
 	$(CC) -Wall -Wextra -Werror -O2 -static $< -o $@
 
 # On the running kernel and nested on Debian 6.12 and 6.1 (minutes).
+# The suite on Debian's arm64 6.1 and 6.12 kernels under qemu-system-aarch64
+# (TCG), against tests/expectations. Not part of "make check": it takes long.
+check-arm64:
+	tests/check.sh --arm64
+
 check-postcopy: postcopy
 	vm/postcopy.sh --bin $(OUTPUT)/postcopy --expect
 

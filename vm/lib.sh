@@ -19,6 +19,16 @@ ensure_pkgs() {
 		die "cannot install ${missing[*]}"
 }
 
+# ensure_arch ARCH: dpkg and apt know the foreign architecture ARCH (for
+# apt-get download of its kernels, and ARCH's -dev packages).
+ensure_arch() {
+	dpkg --print-architecture | grep -qx "$1" && return 0
+	dpkg --print-foreign-architectures | grep -qx "$1" && return 0
+	((EUID == 0)) || die "apt does not know $1 (as root: dpkg --add-architecture $1; apt-get update)"
+	log "adding the $1 architecture to dpkg (dpkg --add-architecture $1; apt-get update)"
+	dpkg --add-architecture "$1" && apt-get update -q >&2 || die "cannot add the $1 architecture"
+}
+
 apt_install() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2
 }

@@ -11,6 +11,8 @@ shopt -s extglob
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KERNEL='' SMP=2 MEM=2G NUMA_NODES=1 ACCEL=auto TIMEOUT=600 SUITE_DIR='' APPEND='' LOG=''
+ARCH=amd64
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/uffd-collapse-suite
 SPLAT_GRACE=30
 ARGS=()
 DIE_STATUS=128 # setup errors abort "git bisect run"
@@ -38,13 +40,17 @@ SUITE_LOGLEVEL=7
 # numa_balancing=disable: page migration makes an anonymous MADV_COLLAPSE
 # fail with EINVAL (SCAN_PTE_NON_PRESENT) at random; /init also turns off
 # proactive compaction.
-CMDLINE='console=ttyS0 panic=-1 loglevel=5 printk.time=1 rcupdate.rcu_cpu_stall_timeout=300 watchdog_thresh=60 numa_balancing=disable'
+CMDLINE='panic=-1 loglevel=5 printk.time=1 rcupdate.rcu_cpu_stall_timeout=300 watchdog_thresh=60 numa_balancing=disable'
 
 usage() {
 	cat <<USAGE
 Usage: ${0##*/} --kernel PATH [options] [-- ARGS for run_tests.sh]
 
-  --kernel PATH       bzImage/vmlinuz to boot (required)
+  --kernel PATH       bzImage/vmlinuz (arm64: Image) to boot (required)
+  --arch A            amd64 (default) or arm64: qemu-system-aarch64 -M virt
+                      under TCG, the suite cross-built (aarch64-linux-gnu-gcc,
+                      liburing-dev:arm64, libnuma-dev:arm64) with Debian's
+                      busybox-static:arm64 (apt-get download, not installed)
   --smp N             vCPUs (default $SMP)
   --mem SIZE          guest RAM, qemu -m syntax: 2048, 2048M, 2G (default $MEM)
   --numa-nodes N      split RAM and vCPUs evenly over N NUMA nodes (default $NUMA_NODES)
@@ -72,7 +78,7 @@ USAGE
 parse_args() {
 	while (($#)); do
 		case $1 in
-		--kernel | --smp | --mem | --numa-nodes | --accel | --timeout | --splat-grace | --suite-dir | --append | --log)
+		--kernel | --arch | --smp | --mem | --numa-nodes | --accel | --timeout | --splat-grace | --suite-dir | --append | --log)
 			(($# >= 2)) || bad_usage
 			local v=${1#--}
 			v=${v//-/_}
@@ -87,6 +93,11 @@ parse_args() {
 	[[ $SMP =~ ^[1-9][0-9]*$ && $NUMA_NODES =~ ^[1-9][0-9]*$ && $TIMEOUT =~ ^[1-9][0-9]*$ ]] || bad_usage
 	[[ $SPLAT_GRACE =~ ^[0-9]+$ ]] || bad_usage
 	[[ $ACCEL =~ ^(auto|kvm|tcg)$ ]] || bad_usage
+	case $ARCH in
+	amd64 | x86_64) ARCH=amd64 ;;
+	arm64 | aarch64) ARCH=arm64 ;;
+	*) bad_usage ;;
+	esac
 	mem_mib >/dev/null || bad_usage
 }
 
@@ -108,13 +119,55 @@ stage_suite() {
 	else
 		[[ -e $REPO/run_tests.sh ]] || die "no $REPO/run_tests.sh"
 		ensure_pkgs make gcc libc6-dev
+		[[ $ARCH == amd64 ]] || ensure_cross
 		mkdir -p "$TMP/build"
-		make -C "$REPO" STATIC=1 OUTPUT="$TMP/build" >&2 || die "suite build failed"
+		make -C "$REPO" STATIC=1 OUTPUT="$TMP/build" "${CROSS_MAKE[@]}" >&2 ||
+			die "suite build failed"
 		find "$TMP/build" -maxdepth 1 -type f -perm -u+x -exec cp -t "$1" {} +
 		cp -a "$REPO/run_tests.sh" "$1"
 		[[ ! -e $REPO/settings ]] || cp -a "$REPO/settings" "$1"
 	fi
 	[[ -x $1/run_tests.sh ]] || die "no executable run_tests.sh in the suite"
+}
+
+# arch_setup: QEMU, CONSOLE, BUSYBOX and CROSS_MAKE for ARCH, with the
+# packages they come from.
+arch_setup() {
+	CROSS_MAKE=()
+	if [[ $ARCH == amd64 ]]; then
+		ensure_pkgs qemu-system-x86 busybox-static cpio
+		QEMU=qemu-system-x86_64 CONSOLE=ttyS0 BUSYBOX=/bin/busybox
+		return
+	fi
+	ensure_pkgs qemu-system-arm cpio
+	QEMU=qemu-system-aarch64 CONSOLE=ttyAMA0
+	BUSYBOX=$(foreign_busybox arm64)
+}
+
+# ensure_cross: the arm64 cross compiler and the arm64 libraries the suite
+# links statically (Debian multiarch).
+ensure_cross() {
+	ensure_arch arm64
+	ensure_pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+		liburing-dev:arm64 libnuma-dev:arm64
+	CROSS_MAKE=(CC=aarch64-linux-gnu-gcc)
+}
+
+# foreign_busybox ARCH: print the path of Debian's static busybox for ARCH,
+# extracted once from busybox-static:ARCH (apt-get download, not installed)
+# into the cache.
+foreign_busybox() {
+	local dir=$CACHE/busybox-$1 tmp
+	if [[ ! -x $dir/bin/busybox ]]; then
+		ensure_arch "$1"
+		tmp=$(mktemp -d)
+		(cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "busybox-static:$1" >&2) ||
+			die "cannot apt-get download busybox-static:$1"
+		mkdir -p "$dir"
+		dpkg-deb -x "$tmp"/busybox-static_*.deb "$dir" || die "cannot extract busybox-static:$1"
+		rm -rf -- "$tmp"
+	fi
+	echo "$dir/bin/busybox"
 }
 
 # write_init FILE: the guest's /init. Before the suite: no NUMA balancing,
@@ -155,7 +208,7 @@ INIT
 make_initramfs() {
 	local root=$TMP/root a
 	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,suite}
-	cp /bin/busybox "$root/bin/busybox"
+	cp "$BUSYBOX" "$root/bin/busybox"
 	mknod -m 600 "$root/dev/console" c 5 1
 	write_init "$root/init"
 	stage_suite "$root/suite"
@@ -176,8 +229,8 @@ kvm_works() {
 guest_runs() {
 	local out=$TMP/probe.out pid i
 	: >"$out"
-	qemu-system-x86_64 "$@" -m 256 -nographic -no-reboot -nic none -kernel "$KERNEL" \
-		-append 'console=ttyS0 loglevel=1 panic=-1' </dev/null >"$out" 2>&1 &
+	"$QEMU" "$@" -m 256 -nographic -no-reboot -nic none -kernel "$KERNEL" \
+		-append "console=$CONSOLE loglevel=1 panic=-1" </dev/null >"$out" 2>&1 &
 	pid=$!
 	echo "$pid" >"$TMP/probe.pid"
 	for ((i = 0; i < 120; i++)); do
@@ -194,6 +247,7 @@ guest_runs() {
 # accel_opts: print the qemu accelerator options, one per line.
 accel_opts() {
 	local a=$ACCEL
+	[[ $ARCH == amd64 ]] || a=tcg # no KVM for another architecture
 	if [[ $a == auto ]]; then
 		a=tcg
 		kvm_works && a=kvm
@@ -201,6 +255,10 @@ accel_opts() {
 	log "accelerator: $a"
 	if [[ $a == kvm ]]; then
 		printf '%s\n' -accel kvm -cpu host
+	elif [[ $ARCH == arm64 ]]; then
+		# pauth-impdef: QEMU's cheap pointer authentication, not
+		# the architected QARMA cipher, which TCG computes slowly
+		printf '%s\n' -M virt -accel tcg,thread=multi -cpu max,pauth-impdef=on
 	else
 		printf '%s\n' -accel tcg,thread=multi -cpu max
 	fi
@@ -249,10 +307,10 @@ boot() {
 	local n=$1 pid
 	LOGN=$TMP/console.$n TIMESN=$TMP/times.$n QEMU_STATUS=0
 	echo "qemu $EPOCHREALTIME" >"$TIMESN"
-	{ timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
+	{ timeout --foreground -k 10 "$TIMEOUT" "$QEMU" \
 		-nographic -no-reboot -nic none -pidfile "$TMP/qemu.pid" \
 		-kernel "$KERNEL" -initrd "$TMP/initrd" \
-		-append "$CMDLINE${APPEND:+ $APPEND}" \
+		-append "console=$CONSOLE $CMDLINE${APPEND:+ $APPEND}" \
 		-smp "$SMP" -m "$(mem_mib)M" "${QEMU_OPTS[@]}" </dev/null |
 		console "$LOGN" "$TIMESN"; } &
 	pid=$!
@@ -386,7 +444,7 @@ verdict() {
 main() {
 	local status n
 	parse_args "$@"
-	ensure_pkgs qemu-system-x86 busybox-static cpio
+	arch_setup
 	[[ $ACCEL != kvm || -w /dev/kvm ]] || die "--accel kvm: no usable /dev/kvm"
 	[[ -r $KERNEL ]] || { log "cannot read kernel $KERNEL"; exit 125; }
 	[[ -z $LOG ]] || : >"$LOG"
