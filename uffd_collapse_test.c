@@ -146,6 +146,9 @@ static __u64 mode_features(__u64 mode, enum mem_type type)
 
 	if (mode & UFFDIO_REGISTER_MODE_MINOR)
 		f |= UFFD_FEATURE_MINOR_SHMEM;
+	/* Kernels without uffd-wp for the arch (arm64 before 6.10) mask it */
+	if (mode & UFFDIO_REGISTER_MODE_WP)
+		f |= UFFD_FEATURE_PAGEFAULT_FLAG_WP;
 	if ((mode & UFFDIO_REGISTER_MODE_WP) && mem_is_shmem(type))
 		f |= UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
 	return f;
