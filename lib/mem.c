@@ -279,23 +279,35 @@ static bool pagemap_is_marker(uint64_t ent)
 	return (ent & PAGEMAP_SWAPPED) && (ent & type_mask) == type_mask;
 }
 
+/* The /proc/self/pagemap entries of @r's pages (to free()), or NULL. */
+static uint64_t *pagemap_read(const struct region *r)
+{
+	size_t n = mem_pages(r);
+	uint64_t *ent = calloc(n, sizeof(*ent));
+	off_t off = (uintptr_t)r->addr / r->page_size * sizeof(*ent);
+	int fd = pagemap();
+
+	if (fd < 0 || !ent ||
+	    pread(fd, ent, n * sizeof(*ent), off) != (ssize_t)(n * sizeof(*ent))) {
+		free(ent);
+		return NULL;
+	}
+	return ent;
+}
+
 /* Present or swapped PTEs, by /proc/self/pagemap. */
 static int missing_by_pagemap(const struct region *r, bool *missing)
 {
-	size_t i, n = mem_pages(r);
-	uint64_t *ent = calloc(n, sizeof(*ent));
-	off_t off = (uintptr_t)r->addr / r->page_size * sizeof(*ent);
-	int fd = pagemap(), ret = -1;
+	uint64_t *ent = pagemap_read(r);
+	size_t i;
 
-	if (fd >= 0 && ent &&
-	    pread(fd, ent, n * sizeof(*ent), off) == (ssize_t)(n * sizeof(*ent))) {
-		for (i = 0; i < n; i++)
-			missing[i] = !(ent[i] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED)) ||
-				     pagemap_is_marker(ent[i]);
-		ret = 0;
-	}
+	if (!ent)
+		return -1;
+	for (i = 0; i < mem_pages(r); i++)
+		missing[i] = !(ent[i] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED)) ||
+			     pagemap_is_marker(ent[i]);
 	free(ent);
-	return ret;
+	return 0;
 }
 
 /* Page-cache residency for shmem without an fd, by mincore(). */
@@ -367,16 +379,14 @@ int mem_large_folios(const struct region *r, bool *large)
 {
 	const uint64_t compound = (1ULL << KPF_COMPOUND_HEAD) |
 				  (1ULL << KPF_COMPOUND_TAIL);
-	size_t i, n = mem_pages(r);
-	uint64_t *ent = calloc(n, sizeof(*ent)), flags;
-	off_t off = (uintptr_t)r->addr / r->page_size * sizeof(*ent);
-	int fd = pagemap(), kpf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	uint64_t *ent = pagemap_read(r), flags;
+	int kpf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
 	int ret = -1;
+	size_t i;
 
-	if (fd < 0 || kpf < 0 || !ent ||
-	    pread(fd, ent, n * sizeof(*ent), off) != (ssize_t)(n * sizeof(*ent)))
+	if (kpf < 0 || !ent)
 		goto out;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < mem_pages(r); i++) {
 		large[i] = false;
 		if (!(ent[i] & PAGEMAP_PRESENT) || !(ent[i] & PAGEMAP_PFN))
 			continue;
