@@ -103,7 +103,6 @@ static int handler_copy(struct uffd_handler *h, unsigned long page, void *buf)
 	return copy.copy == -EEXIST ? -EEXIST : -1;
 }
 
-/* Record the fault before resolving it: the faulting reader checks at once. */
 /*
  * A MINOR fault (MODE_MINOR registered): the page is in the page cache,
  * only not mapped here; map it as it is (UFFDIO_CONTINUE). Counted apart
@@ -123,24 +122,30 @@ static void handler_continue(struct uffd_handler *h, unsigned long page)
 	pthread_mutex_unlock(&h->lock);
 }
 
-/* Account our UFFDIO_COPY of page @pgoff, which returned @ret. */
-static void handler_copied(struct uffd_handler *h, size_t pgoff, int ret)
+/*
+ * Account our UFFDIO_COPY, which returned @ret, of the page whose "ours"
+ * flag is *@copied (NULL: a page outside the range, never ours).
+ */
+static void handler_copied(struct uffd_handler *h, bool *copied, int ret)
 {
-	if (!ret)
-		h->copied[pgoff] = true;
-	else if (ret == -EEXIST && h->copied[pgoff])
+	if (!ret && copied)
+		*copied = true;
+	else if (ret == -EEXIST && copied && *copied)
 		h->nr_repeat++;
 	else if (ret == -EEXIST)
 		h->nr_eexist++;
-	else
+	else if (ret)
 		h->nr_errors++;
 }
 
+/* Record the fault before resolving it: the faulting reader checks at once. */
 static void handler_event(struct uffd_handler *h, struct uffd_msg *msg,
 			  void *buf)
 {
 	unsigned long page = msg->arg.pagefault.address & ~(h->page_size - 1);
 	unsigned long base = (unsigned long)h->base;
+	bool outside = page < base || page >= base + h->len;
+	size_t pgoff = (page - base) / h->page_size;
 	int ret;
 
 	if (msg->event != UFFD_EVENT_PAGEFAULT) {
@@ -153,18 +158,14 @@ static void handler_event(struct uffd_handler *h, struct uffd_msg *msg,
 	}
 	pthread_mutex_lock(&h->lock);
 	h->nr_faults++;
-	if (page < base || page >= base + h->len)
+	if (outside)
 		h->nr_outside++;
 	else
-		h->faults[(page - base) / h->page_size]++;
+		h->faults[pgoff]++;
 	pthread_mutex_unlock(&h->lock);
 	ret = handler_copy(h, page, buf);
 	pthread_mutex_lock(&h->lock);
-	if (page < base || page >= base + h->len) {
-		h->nr_eexist += ret == -EEXIST;
-		h->nr_errors += ret && ret != -EEXIST;
-	} else
-		handler_copied(h, (page - base) / h->page_size, ret);
+	handler_copied(h, outside ? NULL : &h->copied[pgoff], ret);
 	pthread_mutex_unlock(&h->lock);
 }
 
