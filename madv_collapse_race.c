@@ -428,15 +428,14 @@ static char *page_addr(const struct race *x, size_t p)
 	return x->r.addr + p * x->ps;
 }
 
-/* Page @p missing again: no longer the handler's (lib/uffd.h). */
+/*
+ * Page @p missing again: no longer the handler's (lib/uffd.h). Every page
+ * of a race becomes missing here or in punch_pages(), which forgets too.
+ */
 static int punch(struct race *x, size_t p)
 {
 	uffd_handler_forget(&x->h, p);
-	if (x->r.fd >= 0)
-		return fallocate(x->r.fd, FALLOC_FL_PUNCH_HOLE |
-				 FALLOC_FL_KEEP_SIZE, p * x->ps, x->ps);
-	return madvise(page_addr(x, p), x->ps, x->r.type == MEM_ANON ?
-		       MADV_DONTNEED : MADV_REMOVE);
+	return mem_punch(&x->r, p, 1);
 }
 
 /* process_madvise() of our own memory: -1 where the headers lack it. */
@@ -807,7 +806,6 @@ static void touch_seen(struct race *x, size_t first, size_t count,
 	for (p = first; p < first + count; p++) {
 		if (!x->seen[p])
 			continue;
-		uffd_handler_forget(&x->h, p);	/* seen missing: not ours */
 		before = uffd_handler_faults(&x->h, p);
 		role_set(role, "reading a page seen missing, waiting for its fault to be resolved",
 			 p);
@@ -2545,7 +2543,8 @@ static void r5_child_touch(struct r5_child *c, size_t p)
 	char *page = c->view.addr + p * c->ps;
 	unsigned int before, after;
 
-	uffd_handler_forget(&c->h, p);	/* seen missing: not ours */
+	/* seen missing: not ours (the parent punches; this is our handler) */
+	uffd_handler_forget(&c->h, p);
 	before = uffd_handler_faults(&c->h, p);
 	child_doing(c->sh, "reading a page it saw missing, waiting for its fault handler",
 		    p);
