@@ -186,20 +186,19 @@ why_failed()
 		tail -n 4 | sed 's/^/#        | /'
 }
 
-# compare KERNEL LOG STATUS [DESCRIPTION]: LOG's per-test results against
-# the expectations. Every listed test has exactly one result, as expected,
-# and an expected FAIL fails for its reason; each binary's own result and
-# the run's exit STATUS are what those imply (a binary with an expected
-# FAIL exits 1, never a crash or a timeout).
 # kernelci_reads LOG: KernelCI's LAVA parser (tests/kernelci-results.py)
-# reads from LOG the results ktap-results.awk read, and nothing else.
+# reads from LOG the results ktap-results.awk read ($tmp/results), and
+# nothing else. Its python3-tap is installed on the first call.
+kci_ready=
 kernelci_reads()
 {
 	local py=/usr/bin/python3
-	if ! (. "$REPO/vm/lib.sh" && ensure_pkgs python3-tap) 2> "$tmp/kci.err"; then
+	if [ -z "$kci_ready" ] &&
+	   ! (. "$REPO/vm/lib.sh" && ensure_pkgs python3-tap) 2> "$tmp/kci.err"; then
 		echo "# cannot read the run as KernelCI does: $(tail -n 1 "$tmp/kci.err")"
 		return 1
 	fi
+	kci_ready=1
 	if ! "$py" "$REPO/tests/kernelci-results.py" "$1" > "$tmp/kci" 2> "$tmp/kci.err"; then
 		sed 's/^/# KernelCI would misread: /' "$tmp/kci.err"
 		return 1
@@ -211,6 +210,11 @@ kernelci_reads()
 	return 1
 }
 
+# compare KERNEL LOG STATUS [DESCRIPTION]: LOG's per-test results against
+# the expectations. Every listed test has exactly one result, as expected,
+# and an expected FAIL fails for its reason; each binary's own result and
+# the run's exit STATUS are what those imply (a binary with an expected
+# FAIL exits 1, never a crash or a timeout).
 compare()
 {
 	local kernel=$1 log=$2 status=$3 test got want why mark n rc=0
