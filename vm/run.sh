@@ -154,18 +154,17 @@ ensure_cross() {
 }
 
 # foreign_busybox ARCH: print the path of Debian's static busybox for ARCH,
-# extracted once from busybox-static:ARCH (apt-get download, not installed)
-# into the cache.
+# extracted once from busybox-static:ARCH (apt-get download into TMP, not
+# installed) into the cache.
 foreign_busybox() {
-	local dir=$CACHE/busybox-$1 tmp
+	local dir=$CACHE/busybox-$1 deb=$TMP/busybox-deb
 	if [[ ! -x $dir/bin/busybox ]]; then
 		ensure_arch "$1"
-		tmp=$(mktemp -d)
-		(cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "busybox-static:$1" >&2) ||
+		mkdir -p "$deb"
+		(cd "$deb" && apt-get download -q -o APT::Sandbox::User=root "busybox-static:$1" >&2) ||
 			die "cannot apt-get download busybox-static:$1"
 		mkdir -p "$dir"
-		dpkg-deb -x "$tmp"/busybox-static_*.deb "$dir" || die "cannot extract busybox-static:$1"
-		rm -rf -- "$tmp"
+		dpkg-deb -x "$deb"/busybox-static_*.deb "$dir" || die "cannot extract busybox-static:$1"
 	fi
 	echo "$dir/bin/busybox"
 }
@@ -444,11 +443,11 @@ verdict() {
 main() {
 	local status n
 	parse_args "$@"
+	mktempdir TMP
 	arch_setup
 	[[ $ACCEL != kvm || -w /dev/kvm ]] || die "--accel kvm: no usable /dev/kvm"
 	[[ -r $KERNEL ]] || { log "cannot read kernel $KERNEL"; exit 125; }
 	[[ -z $LOG ]] || : >"$LOG"
-	mktempdir TMP
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	make_initramfs "$TMP/initrd"
