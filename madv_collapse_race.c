@@ -87,6 +87,7 @@
 
 #include "collapse.h"
 #include "compat.h"
+#include "crowd.h"
 #include "harness.h"
 #include "mem.h"
 #include "node.h"
@@ -113,6 +114,7 @@
 #define BATCH			64	/* pages punched or filled a syscall */
 
 #define R1_HOLES	2
+#define R1_CROWD	60000	/* mappings of the last page: a long i_mmap walk */
 #define R2_HOLES	8
 #define R2_WRITERS	2
 #define R2_FILLS	2	/* per writer and iteration */
@@ -1036,6 +1038,21 @@ static void call_done(struct race *x, bool registered)
 
 #define CALIBRATE_CALLS	6
 
+/* The second shortest of CALIBRATE_CALLS times (@d is sorted). */
+static uint64_t second_shortest(uint64_t *d)
+{
+	uint64_t t;
+	int i, j;
+
+	for (i = 1; i < CALIBRATE_CALLS; i++)
+		for (j = i; j > 0 && d[j - 1] > d[j]; j--) {
+			t = d[j];
+			d[j] = d[j - 1];
+			d[j - 1] = t;
+		}
+	return d[1];
+}
+
 /*
  * The positive control, before any race: the race's collapse, set up as an
  * iteration sets it up but with no userfaultfd, succeeds here and now
@@ -1074,7 +1091,7 @@ static bool race_control(struct race *x, size_t holes)
 static bool calibrate(struct race *x, bool registered, size_t holes)
 {
 	uint64_t d[CALIBRATE_CALLS], t;
-	int i, j;
+	int i;
 
 	if (!race_control(x, holes))
 		return false;
@@ -1085,13 +1102,7 @@ static bool calibrate(struct race *x, bool registered, size_t holes)
 		d[i] = i ? race_now_ns() - t : UINT64_MAX;
 		call_done(x, registered);
 	}
-	for (i = 1; i < CALIBRATE_CALLS; i++)
-		for (j = i; j > 0 && d[j - 1] > d[j]; j--) {
-			t = d[j];
-			d[j] = d[j - 1];
-			d[j - 1] = t;
-		}
-	x->call_ns = d[1];
+	x->call_ns = second_shortest(d);
 	diag("a MADV_COLLAPSE of the range (%s) takes %" PRIu64 " us",
 	     registered ? "registered, refused" : "collapsing",
 	     x->call_ns / 1000);
@@ -1320,6 +1331,15 @@ struct r1 {
 	int col_node, reg_node;
 	unsigned long apart;	/* iterations they ran on different nodes */
 	unsigned long quarter[4];	/* where in a call registrations returned */
+	/* reg_vs_crowded_collapse: the crowd, and how long looking took */
+	bool crowd_wanted;
+	struct crowd crowd;
+	uint64_t walk_ns;	/* what the crowd adds to a collapsing call */
+	uint64_t alone_ns;	/* a collapsing call, alone (calibrated) */
+	uint64_t success_ns;	/* a collapsing call, in the race */
+	uint64_t reg_cost_ns;	/* how long UFFDIO_REGISTER takes */
+	uint64_t look_ns, look_base_ns;
+	unsigned long in_success, waited;
 };
 
 static uint64_t load_ns(uint64_t *t)
@@ -1385,20 +1405,24 @@ static void r1_registrar(void *arg, struct role *role)
 {
 	struct r1 *s = arg;
 	struct race *x = s->x;
+	uint64_t t0;
 	int ret;
 
 	race_spin_ns(s->delay_ns);
 	if (s->nodes)
 		s->reg_node = node_here();
 	role_set(role, "in UFFDIO_REGISTER", -1);
+	t0 = race_now_ns();
 	ret = reg_missing(x, 0, x->npages);
 	store_ns(&s->reg_ns, race_now_ns());
 	if (ret) {
 		race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
 		return;
 	}
+	s->reg_cost_ns = load_ns(&s->reg_ns) - t0;
 	role_set(role, "reading which pages are missing", -1);
 	snapshot_seen(x, 0, x->npages);
+	s->look_ns = race_now_ns() - load_ns(&s->reg_ns);
 	role_set(role, "waiting for the collapser", -1);
 	if (s->touch_late && !wait_flag(&s->collapsed))
 		race_fail(x, "MADV_COLLAPSE did not return within %d ms",
@@ -1583,11 +1607,40 @@ static void r1_check_pins(struct race *x, struct r1 *s)
 		}
 }
 
-/* With a pinner: the registration returned during a call a pin overlapped. */
+/*
+ * Calibrated time @t as the race's threads see it: calls last longer
+ * among them than alone.
+ */
+static uint64_t r1_scaled(const struct r1 *s, uint64_t t)
+{
+	if (!s->alone_ns || s->success_ns <= s->alone_ns)
+		return t;
+	return t * s->success_ns / s->alone_ns;
+}
+
+/*
+ * With a crowd, the window is the gap between collapse_file()'s look at the
+ * registered mapping and its store of the huge page: the registration
+ * returned inside a call that then succeeded over holes (so after that
+ * look), and reading which pages are missing waited on the retry entries
+ * (lock-free readers spin on them until the store) for more than a quarter
+ * of the crowd's walk (both as long as the race makes them).
+ */
+static bool r1_in_gap(struct r1 *s, const struct call *raced)
+{
+	if (!raced || raced->ret)
+		return false;
+	s->in_success++;
+	if (s->look_ns <= r1_scaled(s, s->look_base_ns + s->walk_ns / 4))
+		return false;
+	s->waited++;
+	return true;
+}
+
 /*
  * The window: the registration raced a call (reg_outcome()); with a
  * pinner, a pin overlapped that call; across nodes, the two roles ran on
- * different nodes.
+ * different nodes; with a crowd, it returned in the gap (r1_in_gap()).
  */
 static bool r1_window(struct r1 *s, const struct call *raced)
 {
@@ -1595,6 +1648,8 @@ static bool r1_window(struct r1 *s, const struct call *raced)
 		     s->col_node != s->reg_node;
 
 	s->apart += apart;
+	if (s->crowd.n)
+		return r1_in_gap(s, raced);
 	if (!raced)
 		return false;
 	if (s->pinner && !calls_overlap(&s->pins, raced->start, raced->end))
@@ -1619,14 +1674,39 @@ static void track_call_ns(struct race *x, const struct calls *cs,
 	}
 }
 
-/* Where in its call the registration returned, by quarter. */
+/*
+ * Where in its call the registration returned, by quarter; with a crowd,
+ * also how long a call that collapsed lasted.
+ */
 static void r1_track(struct race *x, struct r1 *s)
 {
-	const struct call *c = reg_call(&s->calls, s->reg_ns);
+	const struct call *c = reg_call(&s->calls, s->reg_ns), *first;
+	int64_t d;
 
 	if (c)
 		s->quarter[(s->reg_ns - c->start) * 4 / (c->end - c->start)]++;
 	track_call_ns(x, &s->calls, s->reg_ns);
+	first = &s->calls.c[0];
+	if (s->crowd.n && s->calls.n && !first->ret) {
+		d = (int64_t)(first->end - first->start) - (int64_t)s->success_ns;
+		s->success_ns += d / 4;
+	}
+}
+
+/*
+ * A registration aimed at the gap (r1_in_gap()): to return within the
+ * crowd's walk (and a quarter more) before a collapsing call ends, three
+ * times in four; else as race 1 draws it.
+ */
+static uint64_t r1_moment(struct race *x, struct r1 *s)
+{
+	uint64_t end, back;
+
+	if (!s->crowd.n || !race_rng_below(&x->rng, 4))
+		return reg_moment(x);
+	end = s->success_ns > s->reg_cost_ns ? s->success_ns - s->reg_cost_ns : 0;
+	back = race_rng_below(&x->rng, r1_scaled(s, s->walk_ns) * 5 / 4 + 1);
+	return end > back ? end - back : 0;
 }
 
 static void r1_iteration(struct race *x, struct team *t, struct r1 *s)
@@ -1635,7 +1715,7 @@ static void r1_iteration(struct race *x, struct team *t, struct r1 *s)
 	precondition(x, 0, x->npages);
 	if (race_failed(x))
 		return;
-	s->delay_ns = reg_moment(x);
+	s->delay_ns = r1_moment(x, s);
 	s->touch_late = race_rng_below(&x->rng, 2);
 	s->reg_ns = 0;
 	s->collapsed = 0;
@@ -1655,6 +1735,89 @@ static void r1_iteration(struct race *x, struct team *t, struct r1 *s)
 	verify_data(x, 0, x->npages);
 }
 
+/* The shortest of a few looks at which pages are missing, unregistered. */
+static uint64_t look_base(struct race *x)
+{
+	uint64_t t, best = UINT64_MAX;
+	int i;
+
+	for (i = 0; i < CALIBRATE_CALLS; i++) {
+		t = race_now_ns();
+		snapshot_seen(x, 0, x->npages);
+		t = race_now_ns() - t;
+		if (t < best)
+			best = t;
+	}
+	return best;
+}
+
+/*
+ * Widen the gap: R1_CROWD more mappings of the range's last page, which
+ * collapse_file()'s userfaultfd walk visits after the registered mapping
+ * (crowd.h). What they add to a collapsing call is the walk's length.
+ */
+/*
+ * A refused call: the registration on the range's mapping, visited first,
+ * or on the crowd's last mapping (@last), visited after all the others.
+ * The second shortest of a few; 0 if a call was not refused (a kernel
+ * without the check: the race will say what went wrong).
+ */
+static uint64_t refused_ns(struct race *x, struct r1 *s, bool last)
+{
+	char *at = s->crowd.addr[s->crowd.n - 1];
+	uint64_t d[CALIBRATE_CALLS], t;
+	int i, ret;
+
+	for (i = 0; i < CALIBRATE_CALLS && !race_failed(x); i++) {
+		call_setup(x, !last, R1_HOLES);
+		if (last && uffd_register(x->uffd, at, x->ps,
+					  UFFDIO_REGISTER_MODE_MISSING))
+			race_fail(x, "UFFDIO_REGISTER of the crowd's last mapping: %s",
+				  strerror(errno));
+		t = race_now_ns();
+		ret = collapse(x->r.addr, x->r.size);
+		d[i] = race_now_ns() - t;
+		if (last && uffd_unregister(x->uffd, at, x->ps))
+			race_fail(x, "UFFDIO_UNREGISTER of the crowd's last mapping: %s",
+				  strerror(errno));
+		call_done(x, !last);
+		if (ret != EBUSY)
+			return 0;
+	}
+	return second_shortest(d);
+}
+
+/*
+ * Widen the gap: R1_CROWD more mappings of the range's last page, which
+ * collapse_file()'s userfaultfd walk visits after the registered mapping
+ * (crowd.h). The walk's length: a call refused for a registration on the
+ * crowd's last mapping, less one refused for the range's own.
+ */
+static bool r1_crowd(struct race *x, struct r1 *s)
+{
+	uint64_t first, last;
+	const char *why;
+
+	why = crowd_create(&s->crowd, &x->r, x->npages - 1, R1_CROWD);
+	if (why || !s->crowd.n) {
+		race_fail(x, "set-up: %s", why ? why : "vm.max_map_count leaves no room for more mappings");
+		return false;
+	}
+	if (!calibrate(x, false, R1_HOLES))
+		return false;
+	s->alone_ns = s->success_ns = x->call_ns;
+	first = refused_ns(x, s, false);
+	last = refused_ns(x, s, true);
+	s->walk_ns = first && last > first ? last - first : 0;
+	call_setup(x, false, R1_HOLES);
+	s->look_base_ns = look_base(x);
+	call_done(x, false);
+	diag("collapse_file()'s userfaultfd walk over %zu more mappings of the last page takes %" PRIu64 " us (refused calls: %" PRIu64 " us for the first mapping, %" PRIu64 " us for the last); reading which pages are missing takes %" PRIu64 " us",
+	     s->crowd.n, s->walk_ns / 1000, first / 1000, last / 1000,
+	     s->look_base_ns / 1000);
+	return !race_failed(x);
+}
+
 /*
  * Race 1 (and its variants): @s->pinner set adds a thread pinning pages
  * through io_uring; @nodes binds the roles to different NUMA nodes.
@@ -1671,6 +1834,8 @@ static void run_reg_vs_collapse(struct race *x, struct r1 *s,
 		race_fail(x, "%s", why);
 		return;
 	}
+	if (s->crowd_wanted && !r1_crowd(x, s))
+		return;
 	if (!calibrate(x, mem_is_shmem(x->r.type), R1_HOLES))
 		return;
 	team_lead(&t, "collapser", r1_collapser);
@@ -1688,6 +1853,12 @@ static void run_reg_vs_collapse(struct race *x, struct r1 *s,
 	diag("registrations returned in the 1st/2nd/3rd/4th quarter of a MADV_COLLAPSE call: %lu/%lu/%lu/%lu; calls lasted %" PRIu64 " us in the race",
 	     s->quarter[0], s->quarter[1], s->quarter[2], s->quarter[3],
 	     x->call_ns / 1000);
+	if (s->crowd.n)
+		diag("registrations that returned in a call that succeeded over holes: %lu; of them, the look at the holes waited on the retry entries (in the gap): %lu, %.1f per second",
+		     s->in_success, s->waited,
+		     s->waited * 1000.0 /
+		     (race_budget_elapsed_ms(&x->budget) + 1));
+	crowd_destroy(&s->crowd);
 }
 
 /* ---- race 2: filling holes vs MADV_COLLAPSE ----------------------------- */
@@ -3166,6 +3337,21 @@ TEST_F(race_shmem, observer_vs_failed_collapse)
 	     _metadata->name, passes, charged);
 	race_verdict(_metadata, &self->x,
 		     "an observer pass inside a MADV_COLLAPSE that failed");
+}
+
+/*
+ * Race 1 with collapse_file()'s userfaultfd walk made long (R1_CROWD more
+ * mappings after the registered one): a registration that returns after
+ * the walk looked at its mapping finds no page missing (the retry entries
+ * hide the holes until the huge page is stored), or the holes raise events.
+ */
+TEST_F(race_shmem, reg_vs_crowded_collapse)
+{
+	struct r1 s = { .crowd_wanted = true };
+
+	run_reg_vs_collapse(&self->x, &s, 0);
+	race_verdict(_metadata, &self->x,
+		     "a registration returned between the walk's look at its mapping and the huge page's store");
 }
 
 /*
