@@ -15,8 +15,6 @@ set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUTPUT=${OUTPUT:-$REPO/build}
 THP=/sys/kernel/mm/transparent_hugepage
-# A kernel splat in a console log (vm/run.sh fails a run that prints one).
-SPLAT='Oops|BUG:|WARNING:|Kernel panic|kernel BUG at|general protection fault|Call Trace:'
 EXPECT=$REPO/tests/expectations
 SKIP_VM=${SKIP_VM:-}
 VM_ARCH=amd64
@@ -49,15 +47,49 @@ report()
 	fi
 }
 
-# check DESCRIPTION COMMAND...: run a check function and time it.
+# check DESCRIPTION COMMAND...: run a check function and time it; if it
+# fails, keep its reasons for the summary at the end (see reasons).
 check()
 {
-	local desc=$1 start=$SECONDS rc
+	local desc=$1 start=$SECONDS rc out tee_pid i
 	shift
 	echo "# --- $desc"
-	"$@"
+	exec {out}> >(tee "$tmp/check.out")
+	tee_pid=$!
+	"$@" >&"$out"
 	rc=$?
+	exec {out}>&-
+	# tee ends when the last writer is gone (bounded: a stray child may hold it)
+	for i in $(seq 50); do kill -0 "$tee_pid" 2> /dev/null || break; sleep 0.2; done
 	report "$desc" "$rc" $((SECONDS - start))
+	[ "$rc" -eq 0 ] && return
+	{ echo "# check $n, $desc:"; reasons "$tmp/check.out"; } >> "$tmp/failures"
+}
+
+# reasons OUT: the lines of a failed check's output OUT that say why: the
+# rows compare() marked and what the test printed under them, else the
+# check's last own diagnostics (no table rows, no nested output).
+reasons()
+{
+	if grep -q -- '<--' "$1"; then
+		awk '/<--/ { print; keep = 1; next }
+		     keep && /^#        \| / { print; next } { keep = 0 }' "$1"
+		grep -E '^# (binary |the run |a result |KernelCI )' "$1"
+	else
+		grep -E '^# ' "$1" | grep -vE '^# (# |---|[^ ]+/[^ ]+ +(PASS|FAIL|SKIP))' |
+			tail -n 8
+	fi | sed 's/^#/#  /'
+}
+
+# finish: the reasons of the failed checks, then the totals; the status.
+finish()
+{
+	if [ -s "$tmp/failures" ]; then
+		echo "# --- why the checks failed"
+		cat "$tmp/failures"
+	fi
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
 }
 
 # The writable knobs only: counters and stats move with other workloads.
@@ -309,8 +341,10 @@ check_vm()
 	fi
 	key=$1
 	[ "$VM_ARCH" = amd64 ] || key=$1/$VM_ARCH
-	compare "$key" "$log" "$status" "$(cat "$2.version" 2>/dev/null)" ||
-		{ grep -aE "^\[.*($SPLAT)" "$log"; return 1; }
+	compare "$key" "$log" "$status" "$(cat "$2.version" 2>/dev/null)" && return
+	# a splat during the suite (vm/run.sh says so; one at boot is no verdict)
+	grep -aA20 'KERNEL SPLAT' "$log.err" | sed 's/^/# vm\/run.sh: /'
+	return 1
 }
 
 # A suite directory whose run_tests.sh runs the shell snippet $2.
@@ -564,8 +598,7 @@ case ${1:-} in
 --arm64)
 	VM_ARCH=arm64
 	check_known_kernels
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
+	finish
 	exit ;;
 '') ;;
 *) usage >&2; exit 2 ;;
@@ -586,5 +619,4 @@ if [ -x "$REPO/tests/kselftest-tree.sh" ]; then
 		diagnostics timeout -k 30 1800 "$REPO/tests/kselftest-tree.sh"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
