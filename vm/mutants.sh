@@ -26,7 +26,7 @@ PKG=linux-source-6.12
 MUTATIONS=$REPO/vm/mutations
 KSRC='' OUT='' DEBUG_VM=n REPEAT=1 KEEP_BUILD=1 CHECK_ONLY='' LIST_ONLY=''
 JOBS=$(nproc) TIMEOUT=480
-SELECT=() FLAKY=()
+SELECT=() FLAKY=() TESTS=()
 DIE_STATUS=2 # a setup error is not a verdict on the kernel
 CHILD='' APPLIED='' SUMMARY_DONE='' MODES=()
 
@@ -46,6 +46,10 @@ matrix. Needs root (apt-get of what is missing, qemu).
   -m, --mutant NAME   run only NAME (repeatable, or NAME,NAME,...)
   -r, --repeat N      boot each mutant N times and report its kill rate
                       (race mutants are probabilistic; default 1)
+  -t, --test TEST     run only TEST in each boot, the pristine one too
+                      (run_tests.sh -t: FIXTURE.VARIANT.TEST or a test name;
+                      repeatable): a race mutant's kill rate over many boots
+                      in minutes, not hours
   --debug-vm y|n|both CONFIG_DEBUG_VM of the builds (default n; both: every
                       mutant is built and run with each)
   --drop-build        remove the build directories at the end (default: keep
@@ -98,6 +102,7 @@ parse_args() {
 		--jobs) [[ ${2-} =~ ^[1-9][0-9]*$ ]] || bad_usage "bad --jobs"; JOBS=$2; shift 2 ;;
 		--mutations) (($# >= 2)) || bad_usage; MUTATIONS=$2; shift 2 ;;
 		--flaky) (($# >= 2)) || bad_usage; FLAKY+=("$2"); shift 2 ;;
+		-t | --test) (($# >= 2)) || bad_usage; TESTS+=(-t "$2"); shift 2 ;;
 		--check) CHECK_ONLY=1; shift ;;
 		-l | --list) LIST_ONLY=1; shift ;;
 		*) bad_usage "unknown option: $1" ;;
@@ -325,12 +330,13 @@ build() {
 	BZIMAGE=$b/arch/x86/boot/bzImage
 }
 
-# boot LOGDIR: vm/run.sh on BZIMAGE with the whole suite; sets VM_RC, SUITE_S.
+# boot LOGDIR: vm/run.sh on BZIMAGE with the whole suite (or the -t tests);
+# sets VM_RC, SUITE_S.
 boot() {
 	local t0=$SECONDS
 	VM_RC=0
 	"$REPO/vm/run.sh" --kernel "$BZIMAGE" --numa-nodes 2 --timeout "$TIMEOUT" \
-		--suite-dir "$SUITE" >"$1/console.log" 2>"$1/vm.log" &
+		--suite-dir "$SUITE" -- "${TESTS[@]}" >"$1/console.log" 2>"$1/vm.log" &
 	CHILD=$!
 	wait "$CHILD" || VM_RC=$?
 	CHILD=''
