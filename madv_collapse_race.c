@@ -85,6 +85,7 @@
 
 #include "kselftest_harness.h"
 
+#include "calls.h"
 #include "collapse.h"
 #include "compat.h"
 #include "crowd.h"
@@ -110,7 +111,6 @@
 #define START_SPIN_US		20	/* then sleep: main is busy */
 #define GO_SPIN_US		2000	/* all parties are waking up */
 #define SLEEP_SLACK_NS		100000	/* sleeps wake this late */
-#define MAX_CALLS		16
 #define BATCH			64	/* pages punched or filled a syscall */
 
 #define R1_HOLES	2
@@ -828,140 +828,7 @@ static void touch_seen(struct race *x, size_t first, size_t count,
 	role_set(role, "running", -1);
 }
 
-/* ---- MADV_COLLAPSE calls with their times ------------------------------- */
-
-struct call {
-	uint64_t start, end;
-	int ret;
-};
-
-/* What calls answered, for the outcomes and for failure messages. */
-enum {
-	RET_OK, RET_EBUSY, RET_EAGAIN, RET_ENOMEM, RET_EINVAL, RET_OTHER,
-	NR_RET
-};
-static const char *const ret_name[NR_RET] = {
-	[RET_OK] = "success", [RET_EBUSY] = "EBUSY", [RET_EAGAIN] = "EAGAIN",
-	[RET_ENOMEM] = "ENOMEM", [RET_EINVAL] = "EINVAL", [RET_OTHER] = "other",
-};
-
-static int ret_slot(int ret)
-{
-	switch (ret) {
-	case 0: return RET_OK;
-	case EBUSY: return RET_EBUSY;
-	case EAGAIN: return RET_EAGAIN;
-	case ENOMEM: return RET_ENOMEM;
-	case EINVAL: return RET_EINVAL;
-	default: return RET_OTHER;
-	}
-}
-
-/*
- * A round's calls: the last MAX_CALLS of them, how many gave each answer,
- * and the first whose answer is never right. With @retry_einval (anon),
- * an EINVAL is retried at once, and excused if the retry says otherwise.
- */
-struct calls {
-	struct call c[MAX_CALLS];
-	unsigned int n, total;
-	unsigned int by_ret[NR_RET];
-	uint64_t first_start;
-	bool retry_einval;
-	unsigned int excused;
-	struct call bad;
-	bool has_bad;
-};
-
-/* A round's calls over @x's memory: an anon EINVAL is retried. */
-static void calls_init(struct race *x, struct calls *cs)
-{
-	memset(cs, 0, sizeof(*cs));
-	cs->retry_einval = !mem_is_shmem(x->r.type);
-}
-
-/* Record a span of time (a call, or anything else): the oldest goes. */
-static struct call *calls_add(struct calls *cs, uint64_t start, uint64_t end,
-			      int ret)
-{
-	struct call *c = &cs->c[cs->total++ % MAX_CALLS];
-
-	if (cs->n < MAX_CALLS)
-		cs->n++;
-	c->start = start;
-	c->end = end;
-	c->ret = ret;
-	return c;
-}
-
-static struct call *calls_one(struct calls *cs, char *addr, size_t len)
-{
-	uint64_t start = race_now_ns();
-	int ret = collapse(addr, len);
-
-	if (!cs->total)
-		cs->first_start = start;
-	cs->by_ret[ret_slot(ret)]++;
-	return calls_add(cs, start, race_now_ns(), ret);
-}
-
-/*
- * One MADV_COLLAPSE, recorded. An anon collapse that meets a PTE under
- * migration gives up (SCAN_PTE_NON_PRESENT in hpage_collapse_scan_pmd()),
- * which madvise_collapse_errno() reports as EINVAL: with @cs->retry_einval,
- * such an EINVAL is retried at once and excused if the retry does not say
- * EINVAL again. The EINVAL of a kernel without the change (a none PTE under
- * an armed userfaultfd) comes back every time.
- */
-static struct call *calls_do(struct calls *cs, char *addr, size_t len)
-{
-	struct call *c = calls_one(cs, addr, len);
-
-	if (c->ret == EINVAL && cs->retry_einval) {
-		c = calls_one(cs, addr, len);
-		cs->excused += c->ret != EINVAL;
-	}
-	if (c->ret && c->ret != EBUSY && c->ret != EAGAIN &&
-	    c->ret != ENOMEM && !cs->has_bad) {
-		cs->bad = *c;
-		cs->has_bad = true;
-	}
-	return c;
-}
-
-/* "N calls in T ms: success=a EBUSY=b ...", for a failure message. */
-static const char *calls_summary(const struct calls *cs, char *buf,
-				 size_t size)
-{
-	size_t len;
-	int i;
-
-	len = snprintf(buf, size, "%u calls in %" PRIu64 " ms:", cs->total,
-		       cs->total ? (race_now_ns() - cs->first_start) / 1000000 :
-				   0);
-	for (i = 0; i < NR_RET && len < size; i++)
-		if (cs->by_ret[i])
-			len += snprintf(buf + len, size - len, " %s=%u",
-					ret_name[i], cs->by_ret[i]);
-	return buf;
-}
-
-static const struct call *calls_last(const struct calls *cs)
-{
-	return &cs->c[(cs->total - 1) % MAX_CALLS];
-}
-
-/* Did any recorded call run at the same time as [@start, @end]? */
-static bool calls_overlap(const struct calls *cs, uint64_t start,
-			  uint64_t end)
-{
-	unsigned int i;
-
-	for (i = 0; i < cs->n; i++)
-		if (cs->c[i].start < end && start < cs->c[i].end)
-			return true;
-	return false;
-}
+/* ---- MADV_COLLAPSE calls: lib/calls.h ---------------------------------- */
 
 /*
  * Shmem's MADV_COLLAPSE also says EINVAL while hugepages-<PMD>kB/
@@ -974,18 +841,6 @@ static const char *einval_hint(const struct race *x, int err)
 	if (err != EINVAL || !mem_is_shmem(x->r.type))
 		return "";
 	return " (or another process set the PMD size's shmem_enabled to never or shmem_enabled to deny meanwhile)";
-}
-
-static const char *errno_name(int err)
-{
-	switch (err) {
-	case 0: return "success";
-	case EBUSY: return "EBUSY";
-	case EAGAIN: return "EAGAIN";
-	case ENOMEM: return "ENOMEM";
-	case EINVAL: return "EINVAL";
-	default: return strerror(err);
-	}
 }
 
 /*
@@ -1074,7 +929,7 @@ static bool race_control(struct race *x, size_t holes)
 		return true;
 	snprintf(x->skip, sizeof(x->skip),
 		 "control: MADV_COLLAPSE of %s with %zu holes and no userfaultfd: %s",
-		 mem_type_name(x->r.type), holes, errno_name(ret));
+		 mem_type_name(x->r.type), holes, calls_errno_name(ret));
 	return false;
 }
 
@@ -1489,10 +1344,10 @@ static const struct call *reg_outcome(struct race *x, const struct calls *cs,
 		race_fail(x, "MADV_COLLAPSE %s %s registration returned %s; allowed: success, EBUSY, EAGAIN%s",
 			  cs->bad.end < reg ? "before" :
 			  cs->bad.start < reg ? "during" : "after",
-			  who, errno_name(cs->bad.ret),
+			  who, calls_errno_name(cs->bad.ret),
 			  einval_hint(x, cs->bad.ret));
 	if (last->ret)
-		tally(&x->out, errno_name(last->ret));
+		tally(&x->out, calls_errno_name(last->ret));
 	else if (!seen)
 		tally(&x->out, "collapsed-before-registration");
 	else
@@ -1720,7 +1575,7 @@ static void r1_iteration(struct race *x, struct team *t, struct r1 *s)
 	s->reg_ns = 0;
 	s->collapsed = 0;
 	s->col_node = s->reg_node = -1;
-	calls_init(x, &s->calls);
+	calls_init(&s->calls, !mem_is_shmem(x->r.type));
 	r1_plan_pins(x, s);
 	handler_mark(x);
 	if (!team_round(x, t))
@@ -1996,8 +1851,8 @@ static void r2_outcome(struct race *x, struct r2 *s)
 		x->windows += window;
 	if (c->ret && c->ret != EAGAIN && c->ret != ENOMEM)
 		race_fail(x, "MADV_COLLAPSE while holes were filled returned %s; allowed: success, EAGAIN%s",
-			  errno_name(c->ret), einval_hint(x, c->ret));
-	tally(&x->out, errno_name(c->ret));
+			  calls_errno_name(c->ret), einval_hint(x, c->ret));
+	tally(&x->out, calls_errno_name(c->ret));
 	if (c->ret == EAGAIN && window)
 		tally(&x->out, "EAGAIN-in-window");
 }
@@ -2022,7 +1877,7 @@ static void r2_check_range(struct race *x, struct r2 *s)
 		return;
 	if (mapped != (c->ret ? 0 : (long)x->r.size)) {
 		race_fail(x, "MADV_COLLAPSE returned %s, and %ld bytes of the range are PMD-mapped",
-			  errno_name(c->ret), mapped);
+			  calls_errno_name(c->ret), mapped);
 		return;
 	}
 	if (x->r.fd < 0)
@@ -2040,7 +1895,7 @@ static void r2_check_range(struct race *x, struct r2 *s)
 	}
 	if (st.st_blocks != present * (long long)(x->ps / 512))
 		race_fail(x, "MADV_COLLAPSE returned %s; st_blocks says %lld pages allocated, %lld are present or fallocate()d",
-			  errno_name(c->ret),
+			  calls_errno_name(c->ret),
 			  (long long)st.st_blocks / (long long)(x->ps / 512),
 			  present);
 }
@@ -2052,7 +1907,7 @@ static void r2_iteration(struct race *x, struct team *t, struct r2 *s)
 	if (race_failed(x))
 		return;
 	r2_plan(x, s);
-	calls_init(x, &s->calls);
+	calls_init(&s->calls, !mem_is_shmem(x->r.type));
 	if (!team_round(x, t))
 		return;
 	r2_outcome(x, s);
@@ -2337,13 +2192,13 @@ static void r3_outcome(struct race *x, struct r3 *s)
 	}
 	if (round_conclusive(x, 0, s->ret == ENOMEM))
 		x->windows += s->ret && s->inside;
-	tally(&x->out, errno_name(s->ret));
+	tally(&x->out, calls_errno_name(s->ret));
 	tally(&x->out, disturb_name[s->action]);
 	if (!s->ret)
 		race_fail(x, "MADV_COLLAPSE succeeded over holes under MODE_MISSING (the holes were filled silently)");
 	else if (s->ret != EBUSY && s->ret != EAGAIN && s->ret != ENOMEM)
 		race_fail(x, "MADV_COLLAPSE returned %s; allowed: EBUSY, EAGAIN%s",
-			  errno_name(s->ret), einval_hint(x, s->ret));
+			  calls_errno_name(s->ret), einval_hint(x, s->ret));
 }
 
 static void r3_iteration(struct race *x, struct team *t, struct r3 *s)
@@ -2842,7 +2697,7 @@ static void r5_round(struct race *x, struct r5_shared *sh)
 	sh->reg_ns = 0;
 	sh->iter = x->iter;
 	memset(sh->seen, 0, x->npages);
-	calls_init(x, &cs);
+	calls_init(&cs, !mem_is_shmem(x->r.type));
 	if (!race_barrier_wait(&sh->start, STUCK_MS) ||
 	    !race_barrier_wait(&sh->go, STUCK_MS)) {
 		r5_stuck(x, sh);
@@ -2942,7 +2797,7 @@ static bool r6_judge(struct r6 *s, const struct call *c)
 	}
 	if (c->ret && c->ret != EBUSY && c->ret != EAGAIN) {
 		race_fail(x, "MADV_COLLAPSE returned %s %s %s returned%s",
-			  errno_name(c->ret),
+			  calls_errno_name(c->ret),
 			  !us || c->end < us ? "before" :
 			  !ue || c->start < ue ? "while" : "after", gone,
 			  einval_hint(x, c->ret));
@@ -2961,7 +2816,7 @@ static bool r6_judge(struct r6 *s, const struct call *c)
 			  (c->start - ue) / 1000, gone);
 	else if (c->ret && s->tries_after >= R6_TRIES_AFTER)
 		race_fail(x, "MADV_COLLAPSE still %s after %u tries since %s returned (%s)",
-			  errno_name(c->ret), s->tries_after, gone,
+			  calls_errno_name(c->ret), s->tries_after, gone,
 			  calls_summary(&s->calls, sum, sizeof(sum)));
 	return !c->ret || s->tries_after >= R6_TRIES_AFTER;
 }
@@ -3038,7 +2893,7 @@ static void r6_iteration(struct race *x, struct team *t, struct r6 *s)
 	s->tries_after = 0;
 	s->inconclusive = false;
 	s->first_done = 0;
-	calls_init(x, &s->calls);
+	calls_init(&s->calls, !mem_is_shmem(x->r.type));
 	if (!team_round(x, t))
 		return;
 	if (!s->close_it)
