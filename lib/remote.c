@@ -3,11 +3,11 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -21,8 +21,13 @@ struct remote_req {
 	uint64_t len;
 };
 
+/*
+ * Two pipes, not a socket: a kernel without CONFIG_NET (tinyconfig, the
+ * bisect and mutant builds) has them. Requests and answers are smaller
+ * than PIPE_BUF, so each read and write is whole.
+ */
 static pid_t helper = -1;
-static int sock = -1;
+static int to_helper = -1, from_helper = -1;
 
 /* 0 or errno of process_madvise(@pidfd, [@rq], MADV_COLLAPSE). */
 static int remote_advise(int pidfd, const struct remote_req *rq)
@@ -37,8 +42,9 @@ static int remote_advise(int pidfd, const struct remote_req *rq)
 	return 0;
 }
 
-/* The helper: one answer per request, until the socket closes. */
-static void __attribute__((noreturn)) helper_main(int fd, pid_t parent)
+/* The helper: one answer per request, until the request pipe closes. */
+static void __attribute__((noreturn)) helper_main(int in, int out,
+						  pid_t parent)
 {
 	struct remote_req rq;
 	int pidfd, err = 0;
@@ -49,10 +55,10 @@ static void __attribute__((noreturn)) helper_main(int fd, pid_t parent)
 	pidfd = syscall(SYS_pidfd_open, parent, 0);
 	if (pidfd < 0)
 		err = errno;
-	while (read(fd, &rq, sizeof(rq)) == sizeof(rq)) {
+	while (read(in, &rq, sizeof(rq)) == sizeof(rq)) {
 		int ret = pidfd < 0 ? err : remote_advise(pidfd, &rq);
 
-		if (write(fd, &ret, sizeof(ret)) != sizeof(ret))
+		if (write(out, &ret, sizeof(ret)) != sizeof(ret))
 			break;
 	}
 	_exit(0);
@@ -61,16 +67,16 @@ static void __attribute__((noreturn)) helper_main(int fd, pid_t parent)
 /* Send @rq to the helper; its answer, or ETIME / EPIPE. */
 static int remote_call(const struct remote_req *rq)
 {
-	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	struct pollfd pfd = { .fd = from_helper, .events = POLLIN };
 	int ret;
 
-	if (sock < 0)
+	if (to_helper < 0)
 		return EPIPE;
-	if (write(sock, rq, sizeof(*rq)) != sizeof(*rq))
+	if (write(to_helper, rq, sizeof(*rq)) != sizeof(*rq))
 		return EPIPE;
 	if (poll(&pfd, 1, REMOTE_WAIT_MS) != 1)
 		return ETIME;
-	if (read(sock, &ret, sizeof(ret)) != sizeof(ret))
+	if (read(from_helper, &ret, sizeof(ret)) != sizeof(ret))
 		return EPIPE;
 	return ret;
 }
@@ -79,26 +85,33 @@ int remote_start(const char **why)
 {
 	struct remote_req probe = { 0, 0 };
 	pid_t parent = getpid();
-	int sv[2], err;
+	int req[2], ans[2], err;
 
 	if (helper > 0)
 		return 0;
-	*why = "set-up: socketpair() failed";
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+	*why = "set-up: pipe() failed";
+	if (pipe2(req, O_CLOEXEC))
 		return -1;
+	if (pipe2(ans, O_CLOEXEC)) {
+		close(req[0]);
+		close(req[1]);
+		return -1;
+	}
 	helper = fork();
+	if (!helper) {
+		close(req[1]);
+		close(ans[0]);
+		helper_main(req[0], ans[1], parent);
+	}
+	close(req[0]);
+	close(ans[1]);
+	to_helper = req[1];
+	from_helper = ans[0];
 	if (helper < 0) {
-		close(sv[0]);
-		close(sv[1]);
+		remote_stop();
 		*why = "set-up: fork() failed";
 		return -1;
 	}
-	if (!helper) {
-		close(sv[0]);
-		helper_main(sv[1], parent);
-	}
-	close(sv[1]);
-	sock = sv[0];
 	/*
 	 * An empty range: process_madvise() checks the advice
 	 * (process_madvise_behavior_valid()) and CAP_SYS_NICE, then has
@@ -130,9 +143,11 @@ int remote_collapse(void *addr, size_t len)
 
 void remote_stop(void)
 {
-	if (sock >= 0)
-		close(sock);
-	sock = -1;
+	if (to_helper >= 0)
+		close(to_helper);
+	if (from_helper >= 0)
+		close(from_helper);
+	to_helper = from_helper = -1;
 	if (helper > 0) {
 		kill(helper, SIGKILL);
 		waitpid(helper, NULL, 0);
