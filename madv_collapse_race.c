@@ -94,6 +94,7 @@
 #include "node.h"
 #include "pattern.h"
 #include "race.h"
+#include "team.h"
 #include "thp.h"
 #include "uffd.h"
 #include "uring.h"
@@ -105,12 +106,7 @@
 #define MIN_REFUSALS		5	/* races on registrations: see reg_outcome() */
 #define EXCUSED_SHARE		20	/* 1 in 20 iterations may excuse EINVAL */
 #define KHUGEPAGED_BUDGET_X	4	/* race 4 waits on khugepaged */
-#define STUCK_MS		10000	/* a round never takes this long */
-#define IDLE_MS			120000	/* workers await a round */
-#define MAX_ROLES		4
-#define START_SPIN_US		20	/* then sleep: main is busy */
-#define GO_SPIN_US		2000	/* all parties are waking up */
-#define SLEEP_SLACK_NS		100000	/* sleeps wake this late */
+#define STUCK_MS		TEAM_STUCK_MS	/* a round never takes this long */
 #define BATCH			64	/* pages punched or filled a syscall */
 
 #define R1_HOLES	2
@@ -717,20 +713,6 @@ static void verify_data(struct race *x, size_t first, size_t count)
 
 /* ---- userfaultfd: registration, snapshot, touching ---------------------- */
 
-struct role {
-	const char *name;
-	unsigned int idx;
-	bool crowded;		/* the team's threads outnumber the CPUs */
-	const char *doing;	/* NULL when done; else what it waits for */
-	long page;
-};
-
-static void role_set(struct role *role, const char *doing, long page)
-{
-	__atomic_store_n(&role->page, page, __ATOMIC_RELAXED);
-	__atomic_store_n(&role->doing, doing, __ATOMIC_RELEASE);
-}
-
 static int reg_missing(struct race *x, size_t first, size_t count)
 {
 	return uffd_register(x->uffd, page_addr(x, first), count * x->ps,
@@ -964,204 +946,34 @@ static bool calibrate(struct race *x, bool registered, size_t holes)
 	return !race_failed(x);
 }
 
-/* ---- a team of threads running rounds together -------------------------- */
+/* ---- the race's team of threads: lib/team.h ----------------------------- */
 
-typedef void (*role_fn)(void *arg, struct role *role);
-
-/*
- * Workers run their role in threads; the lead role (the collapser) runs in
- * the main thread, which starts it the moment it releases the barrier.
- * With @nodes set, the lead runs on NUMA node 0 and worker i on node
- * (i + 1) % @nodes; otherwise each has a CPU of its own, if there are
- * enough.
- */
-struct team {
-	struct race_barrier start, go, done;
-	bool stop;
-	unsigned int nr, nodes;
-	struct race *x;
-	void *arg;
-	role_fn lead;
-	struct role lead_role;
-	bool pinned;
-	role_fn fn[MAX_ROLES];
-	struct role role[MAX_ROLES];
-	pthread_t tid[MAX_ROLES];
-	bool running[MAX_ROLES];
-};
-
-struct worker {
-	struct team *t;
-	unsigned int idx;
-};
-
-static void team_add(struct team *t, const char *name, role_fn fn)
+static void race_team_fail(void *ctx, const char *msg)
 {
-	t->role[t->nr].name = name;
-	t->role[t->nr].idx = t->nr;
-	t->fn[t->nr++] = fn;
+	race_fail(ctx, "%s", msg);
 }
 
-static void team_lead(struct team *t, const char *name, role_fn fn)
+/* A round is stuck: release a role blocked in a userfault. */
+static void race_team_unstick(void *ctx)
 {
-	t->lead_role.name = name;
-	t->lead = fn;
-}
+	struct race *x = ctx;
 
-static void *team_worker(void *arg)
-{
-	struct team *t = ((struct worker *)arg)->t;
-	unsigned int i = ((struct worker *)arg)->idx;
-
-	free(arg);
-	if (t->nodes && node_run_on((i + 1) % t->nodes))
-		race_fail(t->x, "numa_run_on_node(%u) for the %s: %s",
-			  (i + 1) % t->nodes, t->role[i].name, strerror(errno));
-	else if (t->pinned)
-		race_pin_cpu(i + 1);
-	while (race_barrier_wait(&t->start, IDLE_MS) &&
-	       !__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE) &&
-	       race_barrier_wait(&t->go, STUCK_MS)) {
-		role_set(&t->role[i], "running", -1);
-		t->fn[i](t->arg, &t->role[i]);
-		role_set(&t->role[i], NULL, -1);
-		if (!race_barrier_wait(&t->done, STUCK_MS))
-			break;
-	}
-	return NULL;
-}
-
-static bool team_start(struct race *x, struct team *t, void *arg)
-{
-	struct worker *w;
-	unsigned int i;
-
-	t->x = x;
-	t->arg = arg;
-	for (i = 0; i < t->nr; i++)
-		t->role[i].crowded = t->nr + 1 > race_cpus();
-	t->lead_role.crowded = t->nr + 1 > race_cpus();
-	race_barrier_init(&t->start, t->nr + 1, START_SPIN_US);
-	race_barrier_init(&t->go, t->nr + 1, GO_SPIN_US);
-	race_barrier_init(&t->done, t->nr + 1, START_SPIN_US);
-	if (t->nodes && node_run_on(0)) {
-		race_fail(x, "numa_run_on_node(0): %s", strerror(errno));
-		return false;
-	}
-	/* A CPU each, if there are enough: the lead on the first one. */
-	t->pinned = !t->nodes && t->nr + 1 <= race_cpus() && race_pin_cpu(0);
-	if (!t->pinned && !t->nodes)
-		race_unpin();
-	for (i = 0; i < t->nr; i++) {
-		w = malloc(sizeof(*w));
-		if (!w)
-			break;
-		w->t = t;
-		w->idx = i;
-		t->running[i] = !pthread_create(&t->tid[i], NULL, team_worker,
-						 w);
-		if (!t->running[i]) {
-			free(w);
-			break;
-		}
-	}
-	if (i < t->nr)
-		race_fail(x, "cannot start the race threads");
-	return i == t->nr;
-}
-
-/* What the roles that did not finish the round were doing. */
-static void team_stuck(struct race *x, struct team *t)
-{
-	char msg[300] = "";
-	size_t len = 0;
-	const char *doing;
-	unsigned int i;
-
-	for (i = 0; i < t->nr; i++) {
-		doing = __atomic_load_n(&t->role[i].doing, __ATOMIC_ACQUIRE);
-		if (doing && len < sizeof(msg))
-			len += snprintf(msg + len, sizeof(msg) - len,
-					"%s%s: %s (page %ld)", len ? "; " : "",
-					t->role[i].name, doing,
-					t->role[i].page);
-	}
-	race_fail(x, "a round did not end within %d ms: %s", STUCK_MS,
-		  len ? msg : "(no role stuck: the main thread was late)");
-	/* Release every party, and any thread blocked in a userfault. */
-	race_barrier_break(&t->start);
-	race_barrier_break(&t->go);
-	race_barrier_break(&t->done);
 	uffd_unregister(x->uffd, x->r.addr, x->r.size);
 }
 
-/*
- * One round: "start" wakes the workers, "go" releases every party at once
- * (each is running by then: the moments are measured from there), "done"
- * ends the round. False, and a failure saying who was stuck, if stuck.
- */
-static bool team_round(struct race *x, struct team *t)
+static bool race_team_start(struct race *x, struct team *t, void *arg)
 {
-	if (!race_barrier_wait(&t->start, STUCK_MS) ||
-	    !race_barrier_wait(&t->go, STUCK_MS))
-		goto stuck;
-	if (t->lead)
-		t->lead(t->arg, &t->lead_role);
-	if (race_barrier_wait(&t->done, STUCK_MS))
-		return true;
-stuck:
-	team_stuck(x, t);
-	return false;
-}
-
-static void team_stop(struct race *x, struct team *t)
-{
-	struct timespec ts;
-	unsigned int i;
-
-	race_unpin();
-	__atomic_store_n(&t->stop, true, __ATOMIC_RELEASE);
-	if (!race_barrier_wait(&t->start, STUCK_MS))
-		race_barrier_break(&t->start);
-	for (i = 0; i < t->nr; i++) {
-		if (!t->running[i])
-			continue;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 2;
-		if (pthread_timedjoin_np(t->tid[i], NULL, &ts))
-			x->leak = true;
-	}
-}
-
-static void sleep_until(uint64_t t)
-{
-	struct timespec ts = {
-		.tv_sec = t / 1000000000ULL, .tv_nsec = t % 1000000000ULL,
+	const struct team_ops ops = {
+		.fail = race_team_fail, .unstick = race_team_unstick, .ctx = x,
 	};
 
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
-	       EINTR)
-		;
+	return team_start(t, &ops, arg);
 }
 
-/*
- * Wait until @t: sleep while it is far, so that threads outnumbering the
- * CPUs leave them to the others, and spin the last stretch to be on time.
- * When they do outnumber them (@crowded), spin yielding: a thread whose
- * moment came may be queued on this CPU, and would otherwise wait for the
- * end of this spin, or for the next tick, to run.
- */
-static void spin_until(uint64_t t, bool crowded)
+static void race_team_stop(struct race *x, struct team *t)
 {
-	uint64_t now = race_now_ns();
-
-	if (t > now + 2 * SLEEP_SLACK_NS)
-		sleep_until(t - SLEEP_SLACK_NS);
-	while (crowded && race_now_ns() < t)
-		sched_yield();
-	now = race_now_ns();
-	if (t > now)
-		race_spin_ns(t - now);
+	team_stop(t);
+	x->leak |= t->leak;
 }
 
 /* ---- race 1: registration vs MADV_COLLAPSE ------------------------------ */
@@ -1414,12 +1226,12 @@ static void r1_pinner(void *arg, struct role *role)
 			return;
 		}
 		from = race_now_ns();
-		spin_until(from + s->pin_hold_ns, role->crowded);
+		race_spin_until(from + s->pin_hold_ns, role->crowded);
 		calls_add(&s->pins, from, race_now_ns(), 0);
 		role_set(role, "unregistering an io_uring buffer", s->pin_page);
 		uring_unpin_buffer(s->pinner);
 		from = race_now_ns();	/* the gap: the pin's length, and more */
-		spin_until(from + (from - t0) + s->pin_gap_ns, role->crowded);
+		race_spin_until(from + (from - t0) + s->pin_gap_ns, role->crowded);
 	}
 }
 
@@ -1578,7 +1390,7 @@ static void r1_iteration(struct race *x, struct team *t, struct r1 *s)
 	calls_init(&s->calls, !mem_is_shmem(x->r.type));
 	r1_plan_pins(x, s);
 	handler_mark(x);
-	if (!team_round(x, t))
+	if (!team_round(t))
 		return;
 	x->windows += r1_window(s, reg_outcome(x, &s->calls, s->reg_ns, "the"));
 	if (s->pinner)
@@ -1697,14 +1509,14 @@ static void run_reg_vs_collapse(struct race *x, struct r1 *s,
 	team_add(&t, "registrar", r1_registrar);
 	if (s->pinner)
 		team_add(&t, "pinner", r1_pinner);
-	if (!team_start(x, &t, s))
+	if (!race_team_start(x, &t, s))
 		return;
 	if (x->bench)
 		bench_ceilings(x, R1_HOLES);
 	race_start(x, 1, MIN_ITERS);
 	while (race_next(x))
 		r1_iteration(x, &t, s);
-	team_stop(x, &t);
+	race_team_stop(x, &t);
 	diag("registrations returned in the 1st/2nd/3rd/4th quarter of a MADV_COLLAPSE call: %lu/%lu/%lu/%lu; calls lasted %" PRIu64 " us in the race",
 	     s->quarter[0], s->quarter[1], s->quarter[2], s->quarter[3],
 	     x->call_ns / 1000);
@@ -1771,7 +1583,7 @@ static void r2_writer(void *arg, struct role *role)
 	int k;
 
 	for (k = 0; k < R2_FILLS; k++) {
-		spin_until(t0 + j[k].delay_ns, role->crowded);
+		race_spin_until(t0 + j[k].delay_ns, role->crowded);
 		role_set(role, fill_name[j[k].how], j[k].page);
 		j[k].start = race_now_ns();
 		if (do_fill(s->x, &j[k]))
@@ -1908,7 +1720,7 @@ static void r2_iteration(struct race *x, struct team *t, struct r2 *s)
 		return;
 	r2_plan(x, s);
 	calls_init(&s->calls, !mem_is_shmem(x->r.type));
-	if (!team_round(x, t))
+	if (!team_round(t))
 		return;
 	r2_outcome(x, s);
 	verify_data(x, 0, x->npages);
@@ -1940,14 +1752,14 @@ static void run_fill_vs_collapse(struct race *x)
 	for (w = 0; w < R2_WRITERS; w++)
 		team_add(&t, "writer", r2_writer);
 	if (!race_failed(x) && calibrate(x, false, R2_HOLES) &&
-	    team_start(x, &t, &s)) {
+	    race_team_start(x, &t, &s)) {
 		if (x->bench)
 			bench_ceilings(x, R2_HOLES);
 		race_start(x, 1, MIN_ITERS);
 		while (race_next(x))
 			r2_iteration(x, &t, &s);
 	}
-	team_stop(x, &t);
+	race_team_stop(x, &t);
 	if (!x->leak)
 		r2_free(&s);
 }
@@ -2157,7 +1969,7 @@ static void r3_disturber(void *arg, struct role *role)
 {
 	struct r3 *s = arg;
 
-	spin_until(race_now_ns() + s->delay_ns, role->crowded);
+	race_spin_until(race_now_ns() + s->delay_ns, role->crowded);
 	if (s->action == D_FILL)
 		r3_fill(s, role);
 	else if (s->action == D_PIN)
@@ -2213,7 +2025,7 @@ static void r3_iteration(struct race *x, struct team *t, struct r3 *s)
 		return;
 	}
 	handler_mark(x);
-	if (!team_round(x, t))
+	if (!team_round(t))
 		return;
 	r3_outcome(x, s);
 	handler_check(x);
@@ -2259,12 +2071,12 @@ static void run_observer_vs_failed_collapse(struct race *x,
 	team_add(&t, "observer", r3_observer);
 	team_add(&t, "disturber", r3_disturber);
 	race_start(x, 1, MIN_ITERS);
-	if (calibrate(x, true, R3_HOLES) && team_start(x, &t, &s))
+	if (calibrate(x, true, R3_HOLES) && race_team_start(x, &t, &s))
 		while (race_next(x)) {
 			r3_iteration(x, &t, &s);
 			*passes += s.passes;
 		}
-	team_stop(x, &t);
+	race_team_stop(x, &t);
 	*charged = s.charged;
 	if (!x->leak)
 		r3_free(&s);
@@ -2401,7 +2213,7 @@ static void r4_register_all(struct race *x, struct r4 *s, uint64_t t0)
 	}
 	for (k = 0; k < R4_RANGES && !race_failed(x); k++) {
 		first = s->order[k] * s->per;
-		sleep_until(t0 + s->at[k]);
+		race_sleep_until(t0 + s->at[k]);
 		if (reg_missing(x, first, s->per)) {
 			race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
 			return;
@@ -2483,7 +2295,7 @@ static void r4_batch(struct race *x, struct team *t, struct r4 *s)
 		x->windows += r4_windows(s);
 	}
 	handler_mark(x);
-	if (race_failed(x) || !team_round(x, t))
+	if (race_failed(x) || !team_round(t))
 		return;
 	handler_check(x);
 	unreg(x, 0, x->npages);
@@ -2515,10 +2327,10 @@ static void run_khugepaged_vs_reg(struct race *x, struct r4 *s)
 	     R4_RANGES, control / 1000000);
 	team_add(&t, "toucher", r4_toucher);
 	race_start(x, KHUGEPAGED_BUDGET_X, 0);
-	if (team_start(x, &t, s))
+	if (race_team_start(x, &t, s))
 		while (race_next(x))
 			r4_batch(x, &t, s);
-	team_stop(x, &t);
+	race_team_stop(x, &t);
 }
 
 /* ---- race 5: the registration is another process's ---------------------- */
@@ -2638,7 +2450,7 @@ static void __attribute__((noreturn)) r5_child_main(struct race *x,
 		race_barrier_break(&sh->start);
 		_exit(1);
 	}
-	while (race_barrier_wait(&sh->start, IDLE_MS) &&
+	while (race_barrier_wait(&sh->start, TEAM_IDLE_MS) &&
 	       !__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE) &&
 	       race_barrier_wait(&sh->go, STUCK_MS)) {
 		r5_child_round(&c);
@@ -2738,9 +2550,9 @@ static void run_other_process(struct race *x)
 		munmap(sh, len);
 		return;
 	}
-	race_barrier_init(&sh->start, 2, START_SPIN_US);
-	race_barrier_init(&sh->go, 2, GO_SPIN_US);
-	race_barrier_init(&sh->done, 2, START_SPIN_US);
+	race_barrier_init(&sh->start, 2, TEAM_START_SPIN_US);
+	race_barrier_init(&sh->go, 2, TEAM_GO_SPIN_US);
+	race_barrier_init(&sh->done, 2, TEAM_START_SPIN_US);
 	fflush(stdout);
 	pid = fork();
 	if (!pid) {
@@ -2894,7 +2706,7 @@ static void r6_iteration(struct race *x, struct team *t, struct r6 *s)
 	s->inconclusive = false;
 	s->first_done = 0;
 	calls_init(&s->calls, !mem_is_shmem(x->r.type));
-	if (!team_round(x, t))
+	if (!team_round(t))
 		return;
 	if (!s->close_it)
 		close(s->uffd);
@@ -2919,13 +2731,13 @@ static void run_unregister_vs_collapse(struct race *x,
 	team_add(&t, "unregistrar", r6_unregistrar);
 	race_start(x, 1, MIN_ITERS);
 	if (calibrate(x, mem_is_shmem(x->r.type), R6_HOLES) &&
-	    team_start(x, &t, &s))
+	    race_team_start(x, &t, &s))
 		while (race_next(x)) {
 			r6_iteration(x, &t, &s);
 			if (s.tries_after > *max_tries)
 				*max_tries = s.tries_after;
 		}
-	team_stop(x, &t);
+	race_team_stop(x, &t);
 }
 
 /* ---- verdicts ----------------------------------------------------------- */

@@ -2,6 +2,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
@@ -227,4 +228,37 @@ bool race_budget_next(struct race_budget *b, bool more)
 unsigned long race_budget_elapsed_ms(const struct race_budget *b)
 {
 	return (race_now_ns() - b->start_ns) / NSEC_PER_MSEC;
+}
+
+#define SLEEP_SLACK_NS	100000	/* sleeps wake this late */
+
+void race_sleep_until(uint64_t t)
+{
+	struct timespec ts = {
+		.tv_sec = t / 1000000000ULL, .tv_nsec = t % 1000000000ULL,
+	};
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	       EINTR)
+		;
+}
+
+/*
+ * Sleep while @t is far, so that threads outnumbering the CPUs leave them
+ * to the others, and spin the last stretch to be on time. When they do
+ * outnumber them (@crowded), spin yielding: a thread whose moment came may
+ * be queued on this CPU, and would otherwise wait for the end of this
+ * spin, or for the next tick, to run.
+ */
+void race_spin_until(uint64_t t, bool crowded)
+{
+	uint64_t now = race_now_ns();
+
+	if (t > now + 2 * SLEEP_SLACK_NS)
+		race_sleep_until(t - SLEEP_SLACK_NS);
+	while (crowded && race_now_ns() < t)
+		sched_yield();
+	now = race_now_ns();
+	if (t > now)
+		race_spin_ns(t - now);
 }

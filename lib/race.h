@@ -16,6 +16,13 @@
 uint64_t race_now_ns(void);
 /* Busy-wait @ns: finer than any sleep, for placing a moment in a race. */
 void race_spin_ns(uint64_t ns);
+/* Sleep until @t (race_now_ns()). */
+void race_sleep_until(uint64_t t);
+/*
+ * Wait until @t: sleep while it is far, spin the last stretch to be on
+ * time; @crowded (more racing threads than CPUs): yield while spinning.
+ */
+void race_spin_until(uint64_t t, bool crowded);
 
 /*
  * A reusable barrier. Initialise it once, before any party uses it; it
