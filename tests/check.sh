@@ -28,7 +28,8 @@ usage()
 	cat <<EOF
 Usage: $0 [-h] [--arm64]
   --arm64  only the suite on Debian's arm64 6.1 and 6.12 kernels, in
-           qemu-system-aarch64 under TCG (make check-arm64)
+           qemu-system-aarch64 under TCG, and cross-built in a kernel
+           tree and run by run_kselftest.sh on arm64 6.12 (make check-arm64)
 Environment: SKIP_VM=1 skips the known-kernel VM runs; OUTPUT=<dir> where
 the binaries are (default build/).
 EOF
@@ -598,6 +599,8 @@ case ${1:-} in
 --arm64)
 	VM_ARCH=arm64
 	check_known_kernels
+	check "suite cross-built in a kernel tree (ARCH=arm64), run by run_kselftest.sh in an arm64 VM" \
+		diagnostics timeout -k 30 5400 "$REPO/tests/kselftest-tree.sh" --arch arm64
 	finish
 	exit ;;
 '') ;;

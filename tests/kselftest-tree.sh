@@ -4,23 +4,31 @@
 # Prove the suite works the kernel's way: copy it into a kernel tree as
 # tools/testing/selftests/uffd_collapse, install it with kselftest's Makefile,
 # run the installed run_kselftest.sh and check its KTAP. Run as root (apt-get
-# of what is missing; the tests change THP knobs and restore them).
+# of what is missing; the tests change THP knobs and restore them). With
+# --arch arm64: cross-built (ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-,
+# static) and run in an arm64 VM on Debian's 6.12 (vm/run.sh --arch arm64).
 set -euo pipefail
 
 NAME=uffd_collapse
 PKG=linux-source-6.12
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/uffd-collapse-suite/$PKG
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-tree='' keep='' tmp='' unpack=''
+tree='' keep='' tmp='' unpack='' arch=''
+CROSS=aarch64-linux-gnu-
 
 usage()
 {
 	cat <<EOF
-Usage: $0 [-h] [--tree DIR] [--keep]
+Usage: $0 [-h] [--tree DIR] [--arch arm64] [--keep]
   --tree DIR  use kernel tree DIR, else Debian's $PKG tarball
               (scripts/linux-source.sh: apt-get download into the cache)
-              extracted (less drivers/ sound/ Documentation/, non-x86
-              arch/) once into $CACHE
+              extracted (less drivers/ sound/ Documentation/, arch/ but
+              x86 and arm64) once into $CACHE
+  --arch arm64
+              build with ARCH=arm64 CROSS_COMPILE=$CROSS (static, out of
+              tree: O= a temp dir) and run the installed suite with
+              run_kselftest.sh in an arm64 VM (vm/run.sh --arch arm64
+              --numa-nodes 2, Debian's 6.12)
   --keep      keep the kselftest install directory
 Exit: 0 the suite built, installed and passed under run_kselftest.sh; 1 not.
 EOF
@@ -44,21 +52,30 @@ need() # COMMAND-OR-FILE PACKAGE
 		{ apt-get update -q >&2 && apt-get install -y -q "$2" >&2; }
 }
 
-# Extracted beside the cache, then renamed: never reused half there.
+# Extracted beside the cache, then renamed: never reused half there. A tree
+# extracted without arm64 gets its arch/arm64 the same way when --arch
+# arm64 needs it.
 extract_tree()
 {
 	local t0 top=$PKG tarball
 	t0=$(now) tree=$CACHE
-	if [ ! -f "$tree/Makefile" ]; then
+	if [ ! -f "$tree/Makefile" ] || { [ -n "$arch" ] && [ ! -d "$tree/arch/arm64" ]; }; then
 		# linux-source.sh says on stderr why it failed.
 		tarball=$("$REPO/scripts/linux-source.sh" "$PKG") ||
 			die "no $PKG tarball (see the line above)"
 		mkdir -p "$(dirname "$CACHE")"
 		unpack=$(mktemp -d "$CACHE.XXXXXX")
+	fi
+	if [ ! -f "$tree/Makefile" ]; then
 		tar -I 'xz -T0' -xf "$tarball" -C "$unpack" \
 			--exclude="$top/"{drivers,sound,Documentation} \
-			--exclude="$top/arch/[!x]*" --exclude="$top/arch/xtensa"
+			--exclude="$top/arch/[!xa]*" --exclude="$top/arch/xtensa" \
+			--exclude="$top/arch/a[!r]*" --exclude="$top/arch/arc" \
+			--exclude="$top/arch/arm"
 		mv "$unpack/$top" "$tree"
+	elif [ -n "$arch" ] && [ ! -d "$tree/arch/arm64" ]; then
+		tar -I 'xz -T0' -xf "$tarball" -C "$unpack" "$top/arch/arm64"
+		mv "$unpack/$top/arch/arm64" "$tree/arch/arm64"
 	fi
 	took "extract ($tree)" "$t0"
 }
@@ -88,13 +105,46 @@ step()
 
 build_install()
 {
-	local f
-	step "make headers" make -C "$tree" -j"$(nproc)" headers
+	local f cross=()
+	# arm64 out of tree (O=): the tree keeps its x86 headers
+	[ -z "$arch" ] || cross=(O="$tmp/o" ARCH=arm64 CROSS_COMPILE="$CROSS" STATIC=1)
+	step "make headers" make -C "$tree" -j"$(nproc)" "${cross[@]}" headers
 	step "build+install" make -C "$tree/tools/testing/selftests" \
-		TARGETS=$NAME install INSTALL_PATH="$tmp/kselftest"
+		"${cross[@]}" TARGETS=$NAME install INSTALL_PATH="$tmp/kselftest"
 	for f in $(sed -n "s/^TEST_GEN_PROGS := //p" "$REPO/Makefile") run_tests.sh config settings; do
 		[ -e "$tmp/kselftest/$NAME/$f" ] || die "$NAME/$f not installed"
+		[ -z "$arch" ] || [ "${f%.sh}" != "$f" ] || [ "$f" = config ] ||
+			[ "$f" = settings ] ||
+			LC_ALL=C readelf -h "$tmp/kselftest/$NAME/$f" |
+			grep -q 'Machine: *AArch64' || die "$NAME/$f is no arm64 binary"
 	done
+}
+
+# run_kselftest.sh in an arm64 VM on Debian's 6.12: the KTAP is what the
+# guest printed between vm/run.sh's start and result markers, less the
+# kernel's own console lines (the runner logs "kselftest: Running tests"
+# to /dev/kmsg). The initramfs has busybox, whose timeout(1) lacks the
+# --foreground the runner passes to /usr/bin/timeout: it goes, the runner
+# then runs each binary without its own timeout, and vm/run.sh --timeout
+# bounds the whole run.
+run_ksft_vm()
+{
+	local t0 rc=0 k suite=$tmp/vmsuite
+	t0=$(now)
+	k=$("$REPO/vm/fetch-kernels.sh" --arch arm64 | awk '$1 == "known-good" { print $2 }')
+	[ -n "$k" ] || die "no arm64 known-good kernel from vm/fetch-kernels.sh"
+	mkdir -p "$suite"
+	cp -a "$tmp/kselftest" "$suite/kselftest"
+	printf '#!/bin/sh\nrm -f /usr/bin/timeout\ncd /suite/kselftest && exec ./run_kselftest.sh -c %s\n' \
+		"$NAME" > "$suite/run_tests.sh"
+	chmod +x "$suite/run_tests.sh"
+	"$REPO/vm/run.sh" --arch arm64 --kernel "$k" --numa-nodes 2 \
+		--timeout 5400 --suite-dir "$suite" > "$tmp/console" 2> "$tmp/vm.err" || rc=$?
+	sed -n '/^VMRUN-START$/,/^VMRUN-RESULT:/p' "$tmp/console" |
+		sed '1d;$d' | sed '${/^$/d}' |
+		grep -av '^\[ *[0-9][0-9]*\.[0-9]*\] ' | tee "$tmp/out"
+	took "run in the arm64 VM ($(grep '^vm: boot' "$tmp/vm.err"))" "$t0"
+	[ "$rc" -eq 0 ] || { sed 's/^/# /' "$tmp/vm.err"; die "vm/run.sh exit $rc"; }
 }
 
 # Through a pipe: the runner appends to /dev/stdout, so a file would clobber.
@@ -138,6 +188,9 @@ while [ $# -gt 0 ]; do
 	-h|--help) usage; exit 0 ;;
 	--tree) tree=$(cd "${2:?usage: --tree DIR}" && pwd); shift ;;
 	--keep) keep=1 ;;
+	--arch)
+		[ "${2-}" = arm64 ] || { usage >&2; exit 1; }
+		arch=arm64; shift ;;
 	*) usage >&2; exit 1 ;;
 	esac
 	shift
@@ -147,9 +200,13 @@ tmp=$(mktemp -d)
 trap cleanup EXIT
 need rsync rsync || die "no rsync, and apt-get install rsync failed (apt's messages above)"
 need xz xz-utils || die "no xz, and apt-get install xz-utils failed (apt's messages above)"
+if [ -n "$arch" ]; then
+	(. "$REPO/vm/lib.sh" && ensure_cross) >&2 ||
+		die "no arm64 cross compiler or arm64 libraries (see the lines above)"
+fi
 [ -n "$tree" ] || extract_tree
 [ -f "$tree/tools/testing/selftests/lib.mk" ] || die "$tree: no kselftest"
 copy_suite
 build_install
-run_ksft
+if [ -n "$arch" ]; then run_ksft_vm; else run_ksft; fi
 check_output

@@ -29,6 +29,14 @@ ensure_arch() {
 	dpkg --add-architecture "$1" && apt-get update -q >&2 || die "cannot add the $1 architecture"
 }
 
+# ensure_cross: the arm64 cross compiler and the arm64 libraries the suite
+# links statically (Debian multiarch).
+ensure_cross() {
+	ensure_arch arm64
+	ensure_pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+		liburing-dev:arm64 libnuma-dev:arm64
+}
+
 apt_install() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2
 }

@@ -119,7 +119,7 @@ stage_suite() {
 	else
 		[[ -e $REPO/run_tests.sh ]] || die "no $REPO/run_tests.sh"
 		ensure_pkgs make gcc libc6-dev
-		[[ $ARCH == amd64 ]] || ensure_cross
+		[[ $ARCH == amd64 ]] || { ensure_cross; CROSS_MAKE=(CC=aarch64-linux-gnu-gcc); }
 		mkdir -p "$TMP/build"
 		make -C "$REPO" STATIC=1 OUTPUT="$TMP/build" "${CROSS_MAKE[@]}" >&2 ||
 			die "suite build failed"
@@ -142,15 +142,6 @@ arch_setup() {
 	ensure_pkgs qemu-system-arm cpio
 	QEMU=qemu-system-aarch64 CONSOLE=ttyAMA0
 	BUSYBOX=$(foreign_busybox arm64)
-}
-
-# ensure_cross: the arm64 cross compiler and the arm64 libraries the suite
-# links statically (Debian multiarch).
-ensure_cross() {
-	ensure_arch arm64
-	ensure_pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-		liburing-dev:arm64 libnuma-dev:arm64
-	CROSS_MAKE=(CC=aarch64-linux-gnu-gcc)
 }
 
 # foreign_busybox ARCH: print the path of Debian's static busybox for ARCH,
@@ -183,6 +174,8 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/shm
+# the links udev makes (kselftest's runner appends to /dev/stdout)
+ln -s /proc/self/fd /dev/fd; ln -s fd/0 /dev/stdin; ln -s fd/1 /dev/stdout; ln -s fd/2 /dev/stderr
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /dev/shm
 for f in /proc/sys/kernel/numa_balancing /proc/sys/vm/compaction_proactiveness; do
