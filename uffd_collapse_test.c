@@ -1253,6 +1253,26 @@ TEST_F_TIMEOUT(khugepaged, missing_holes_kept, 120)
 	scenario_fini(&ctl);
 }
 
+/*
+ * khugepaged, no userfaultfd, holes within max_ptes_none (the suite sets
+ * 511): khugepaged collapses the range, keeping the data (refusing it,
+ * as hpage_collapse_scan_file() would if it counted holes against 0, is
+ * too strict). The khugepaged tests' control, as a test of its own.
+ */
+TEST_F_TIMEOUT(khugepaged, unregistered_holes_collapse, 120)
+{
+	struct scenario *s = &self->s;
+
+	ASSERT_NE(NULL, thp_khugepaged_enroll(s->r.pmd_size));
+	populate(_metadata, s);
+	ASSERT_EQ(0, madvise(s->r.addr, s->r.size, MADV_HUGEPAGE));
+	assert_precondition(_metadata, s);
+	ASSERT_TRUE(khugepaged_collapses(&s->r))
+		TH_LOG("khugepaged did not collapse an unregistered %s range with holes in %d ms",
+		       mem_type_name(variant->type), KHUGEPAGED_WAIT_MS);
+	EXPECT_EQ(-1, mem_verify_fill(&s->r, s->hole));
+}
+
 FIXTURE(numa) {
 	struct scenario s;
 };
