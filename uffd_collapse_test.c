@@ -858,6 +858,53 @@ TEST_F(shmem, other_mapping_registered_ebusy)
 	expect_hole_events(_metadata, s, alias, 0, s->npages, 1);
 }
 
+/* How many pages of @s's range mapped at @at are not uffd-wp protected. */
+static size_t unprotected(struct __test_metadata *_metadata,
+			  struct scenario *s, char *at)
+{
+	bool *wp = calloc(s->npages, sizeof(*wp));
+	size_t i, n = 0;
+
+	ASSERT_NE(NULL, wp);
+	ASSERT_EQ(0, mem_uffd_wp(&s->r, at, wp));
+	for (i = 0; i < s->npages; i++)
+		n += !wp[i];
+	free(wp);
+	return n;
+}
+
+/*
+ * Another mapping of the range registered WP, every page write-protected:
+ * a collapse through this (unregistered) mapping succeeds, and the other
+ * mapping keeps its protection: its page table, with a uffd-wp PTE marker
+ * where each small page was unmapped (try_to_unmap_one()), stays, since
+ * retract_page_tables() skips uffd-wp VMAs.
+ */
+TEST_F(shmem, other_mapping_wp_kept)
+{
+	struct scenario *s = &self->s;
+	size_t i;
+	char *alias;
+
+	SKIP_IF(collapse_control(_metadata, variant->type));
+	populate(_metadata, s);
+	alias = mem_map_again(&s->r, 0, s->r.size);
+	ASSERT_NE(NULL, alias);
+	SKIP_IF(register_uffd(_metadata, s, alias, s->r.size,
+			      UFFDIO_REGISTER_MODE_WP));
+	for (i = 0; i < s->npages; i++)
+		if (!s->hole[i])
+			(void)*(volatile char *)(alias + i * s->r.page_size);
+	ASSERT_EQ(0, uffd_writeprotect(s->uffd, alias, s->r.size, true));
+	ASSERT_EQ(0, unprotected(_metadata, s, alias))
+		TH_LOG("precondition: UFFDIO_WRITEPROTECT left pages unprotected");
+	assert_precondition(_metadata, s);
+	EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
+	expect_collapsed(_metadata, s, s->r.size);
+	EXPECT_EQ(0, unprotected(_metadata, s, alias))
+		TH_LOG("the WP mapping's pages lost their write protection in the collapse (its page table freed)");
+}
+
 /*
  * MODE_MISSING on a mapping of another PMD of the file (with a PMD between:
  * the kernel's i_mmap lookup includes the page just past the range, so an

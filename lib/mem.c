@@ -26,6 +26,8 @@
 #define KPF_COMPOUND_HEAD 15	/* include/uapi/linux/kernel-page-flags.h */
 #define KPF_COMPOUND_TAIL 16
 #define PAGEMAP_SWAPPED (1ULL << 62)
+/* The PTE (or its uffd-wp marker) is write-protected by userfaultfd. */
+#define PAGEMAP_UFFD_WP (1ULL << 57)
 
 const char *mem_type_name(enum mem_type type)
 {
@@ -373,6 +375,22 @@ long mem_page_tables_kb(void)
 			break;
 	fclose(f);
 	return kb;
+}
+
+int mem_uffd_wp(const struct region *r, char *at, bool *wp)
+{
+	struct region alias = *r;
+	uint64_t *ent;
+	size_t i;
+
+	alias.addr = at;
+	ent = pagemap_read(&alias);
+	if (!ent)
+		return -1;
+	for (i = 0; i < mem_pages(r); i++)
+		wp[i] = ent[i] & PAGEMAP_UFFD_WP;
+	free(ent);
+	return 0;
 }
 
 int mem_large_folios(const struct region *r, bool *large)

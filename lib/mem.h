@@ -56,6 +56,12 @@ int mem_punch(const struct region *r, size_t first, size_t n);
  * -1 if either cannot be read.
  */
 int mem_large_folios(const struct region *r, bool *large);
+/*
+ * wp[i] = page i of the mapping of @r's pages at @at is write-protected by
+ * userfaultfd (its PTE, or a uffd-wp PTE marker: /proc/self/pagemap bit
+ * 57). 0, or -1 if pagemap cannot be read.
+ */
+int mem_uffd_wp(const struct region *r, char *at, bool *wp);
 /* This process's page tables, in kB (VmPTE of /proc/self/status), or -1. */
 long mem_page_tables_kb(void);
 /* Page index of the first page whose contents are not as expected, or -1. */
