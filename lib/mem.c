@@ -94,14 +94,18 @@ static int open_private_tmpfs_file(void)
 	return fd;
 }
 
-/* Else a tmpfs directory there is: $TMPDIR, /dev/shm or /tmp. */
-static int open_tmpfs_file(void)
+/*
+ * Else a tmpfs directory there is: $TMPDIR, /dev/shm or /tmp (*@own:
+ * whether the file is on our huge=advise mount).
+ */
+static int open_tmpfs_file(bool *own)
 {
 	const char *dirs[] = { getenv("TMPDIR"), "/dev/shm", "/tmp" };
 	struct statfs sfs;
 	size_t i;
 	int fd = open_private_tmpfs_file();
 
+	*own = fd >= 0;
 	for (i = 0; fd < 0 && i < ARRAY_SIZE(dirs); i++) {
 		if (!dirs[i] || statfs(dirs[i], &sfs) ||
 		    sfs.f_type != TMPFS_MAGIC)
@@ -111,13 +115,18 @@ static int open_tmpfs_file(void)
 	return fd;
 }
 
-static int open_backing(enum mem_type type)
+static int open_backing(struct region *r)
 {
-	if (type == MEM_MEMFD)
+	if (r->type == MEM_MEMFD)
 		return memfd_create("uffd-collapse", MFD_CLOEXEC);
-	if (type == MEM_TMPFS)
-		return open_tmpfs_file();
+	if (r->type == MEM_TMPFS)
+		return open_tmpfs_file(&r->huge_advise);
 	return -1;
+}
+
+bool mem_khugepaged_may_collapse(const struct region *r)
+{
+	return r->type != MEM_TMPFS || r->huge_advise;
 }
 
 const char *mem_region_create(struct region *r, enum mem_type type,
@@ -130,7 +139,7 @@ const char *mem_region_create(struct region *r, enum mem_type type,
 	r->size = size;
 	r->pmd_size = pmd_size;
 	r->page_size = getpagesize();
-	r->fd = open_backing(type);
+	r->fd = open_backing(r);
 	if (type == MEM_MEMFD && r->fd < 0)
 		return "memfd_create() failed";
 	if (type == MEM_TMPFS && r->fd < 0)
