@@ -77,8 +77,9 @@ reasons()
 		     keep && /^#        \| / { print; next } { keep = 0 }' "$1"
 		grep -E '^# (binary |the run |a result |KernelCI )' "$1"
 	else
-		grep -E '^# ' "$1" | grep -vE '^# (# |---|[^ ]+/[^ ]+ +(PASS|FAIL|SKIP))' |
-			tail -n 8
+		# not table rows, not what a nested run's tests printed
+		grep -E '^# ' "$1" | grep -vE '^# (---|[^ ]+/[^ ]+ +(PASS|FAIL|SKIP))' |
+			grep -vE '^# # (  |# |(not )?ok )' | tail -n 8
 	fi | sed 's/^#/#  /'
 }
 
