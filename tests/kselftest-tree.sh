@@ -105,18 +105,20 @@ step()
 
 build_install()
 {
-	local f cross=()
+	local f cross=() bins
+	bins=$(sed -n "s/^TEST_GEN_PROGS := //p" "$REPO/Makefile")
 	# arm64 out of tree (O=): the tree keeps its x86 headers
 	[ -z "$arch" ] || cross=(O="$tmp/o" ARCH=arm64 CROSS_COMPILE="$CROSS" STATIC=1)
 	step "make headers" make -C "$tree" -j"$(nproc)" "${cross[@]}" headers
 	step "build+install" make -C "$tree/tools/testing/selftests" \
 		"${cross[@]}" TARGETS=$NAME install INSTALL_PATH="$tmp/kselftest"
-	for f in $(sed -n "s/^TEST_GEN_PROGS := //p" "$REPO/Makefile") run_tests.sh config settings; do
+	for f in $bins run_tests.sh config settings; do
 		[ -e "$tmp/kselftest/$NAME/$f" ] || die "$NAME/$f not installed"
-		[ -z "$arch" ] || [ "${f%.sh}" != "$f" ] || [ "$f" = config ] ||
-			[ "$f" = settings ] ||
-			LC_ALL=C readelf -h "$tmp/kselftest/$NAME/$f" |
-			grep -q 'Machine: *AArch64' || die "$NAME/$f is no arm64 binary"
+	done
+	[ -n "$arch" ] || return 0
+	for f in $bins; do
+		LC_ALL=C readelf -h "$tmp/kselftest/$NAME/$f" | grep -q 'Machine: *AArch64' ||
+			die "$NAME/$f is no arm64 binary"
 	done
 }
 

@@ -119,7 +119,7 @@ stage_suite() {
 	else
 		[[ -e $REPO/run_tests.sh ]] || die "no $REPO/run_tests.sh"
 		ensure_pkgs make gcc libc6-dev
-		[[ $ARCH == amd64 ]] || { ensure_cross; CROSS_MAKE=(CC=aarch64-linux-gnu-gcc); }
+		[[ $ARCH == amd64 ]] || ensure_cross
 		mkdir -p "$TMP/build"
 		make -C "$REPO" STATIC=1 OUTPUT="$TMP/build" "${CROSS_MAKE[@]}" >&2 ||
 			die "suite build failed"
@@ -141,6 +141,7 @@ arch_setup() {
 	fi
 	ensure_pkgs qemu-system-arm cpio
 	QEMU=qemu-system-aarch64 CONSOLE=ttyAMA0
+	CROSS_MAKE=(CC=aarch64-linux-gnu-gcc)
 	BUSYBOX=$(foreign_busybox arm64)
 }
 
