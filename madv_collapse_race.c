@@ -1324,6 +1324,20 @@ static bool r1_window(struct r1 *s, const struct call *raced)
 	return !s->nodes || apart;
 }
 
+/* The round's first call, if the log still holds it (MAX_CALLS), else NULL. */
+static const struct call *first_call(const struct calls *cs)
+{
+	return cs->total && cs->total <= MAX_CALLS ? &cs->c[0] : NULL;
+}
+
+/* Move the running length *@avg a quarter of the way to @c's length. */
+static void follow_ns(uint64_t *avg, const struct call *c)
+{
+	int64_t d = (int64_t)(c->end - c->start) - (int64_t)*avg;
+
+	*avg += d / 4;
+}
+
 /*
  * The length of the round's first call, if the registration had not
  * returned before it began, into the length the moments are drawn from:
@@ -1332,13 +1346,10 @@ static bool r1_window(struct r1 *s, const struct call *raced)
 static void track_call_ns(struct race *x, const struct calls *cs,
 			  uint64_t reg)
 {
-	const struct call *c = &cs->c[0];
-	int64_t d;
+	const struct call *c = first_call(cs);
 
-	if (cs->total && cs->total <= MAX_CALLS && c->start < reg) {
-		d = (int64_t)(c->end - c->start) - (int64_t)x->call_ns;
-		x->call_ns += d / 4;
-	}
+	if (c && c->start < reg)
+		follow_ns(&x->call_ns, c);
 }
 
 /*
@@ -1347,17 +1358,14 @@ static void track_call_ns(struct race *x, const struct calls *cs,
  */
 static void r1_track(struct race *x, struct r1 *s)
 {
-	const struct call *c = reg_call(&s->calls, s->reg_ns), *first;
-	int64_t d;
+	const struct call *c = reg_call(&s->calls, s->reg_ns);
+	const struct call *first = first_call(&s->calls);
 
 	if (c)
 		s->quarter[(s->reg_ns - c->start) * 4 / (c->end - c->start)]++;
 	track_call_ns(x, &s->calls, s->reg_ns);
-	first = &s->calls.c[0];
-	if (s->crowd.n && s->calls.n && !first->ret) {
-		d = (int64_t)(first->end - first->start) - (int64_t)s->success_ns;
-		s->success_ns += d / 4;
-	}
+	if (s->crowd.n && first && !first->ret)
+		follow_ns(&s->success_ns, first);
 }
 
 /*
