@@ -94,12 +94,12 @@
 #include "node.h"
 #include "pattern.h"
 #include "race.h"
+#include "race_opts.h"
 #include "team.h"
 #include "thp.h"
 #include "uffd.h"
 #include "uring.h"
 
-#define DEFAULT_BUDGET_MS	400	/* per race test, at --stress 1 */
 #define DEFAULT_MAX_ITERS	20000
 #define MIN_ITERS		20	/* past the time budget, on a slow machine */
 #define MIN_WINDOWS		5	/* likewise */
@@ -124,11 +124,7 @@
 #define R6_HOLES	4
 #define R6_TRIES_AFTER	100	/* EAGAIN retries once unregistered */
 
-static struct {
-	uint64_t seed;
-	unsigned int stress;
-	unsigned int budget_ms;
-} opt = { .stress = 1, .budget_ms = DEFAULT_BUDGET_MS };
+static struct race_opts opt = { .stress = 1, .budget_ms = DEFAULT_BUDGET_MS };
 
 /* A KTAP diagnostic line, flushed: tests end in _exit(). */
 static void __attribute__((format(printf, 1, 2))) diag(const char *fmt, ...)
@@ -3184,89 +3180,6 @@ static void usage(const char *prog)
 		prog, DEFAULT_BUDGET_MS, KHUGEPAGED_BUDGET_X);
 }
 
-static bool parse_num(const char *s, uint64_t *v)
-{
-	char *end;
-
-	if (!s || !*s)
-		return false;
-	errno = 0;
-	*v = strtoull(s, &end, 0);
-	return !errno && !*end;
-}
-
-static bool set_opt(const char *name, const char *val)
-{
-	uint64_t v;
-
-	if (!parse_num(val, &v))
-		return false;
-	if (!strcmp(name, "seed"))
-		opt.seed = v;
-	else if (!strcmp(name, "stress") && v >= 1 && v <= 1000)
-		opt.stress = v;
-	else if (!strcmp(name, "budget-ms") && v >= 1 && v <= 3600000)
-		opt.budget_ms = v;
-	else
-		return false;
-	return true;
-}
-
-static void env_opts(void)
-{
-	uint64_t t = race_now_ns();
-
-	opt.seed = (t ^ (t >> 32) ^ ((uint64_t)getpid() << 16)) % 1000000000;
-	if (getenv("UFFD_RACE_SEED"))
-		set_opt("seed", getenv("UFFD_RACE_SEED"));
-	if (getenv("UFFD_RACE_STRESS"))
-		set_opt("stress", getenv("UFFD_RACE_STRESS"));
-	if (getenv("UFFD_RACE_BUDGET_MS"))
-		set_opt("budget-ms", getenv("UFFD_RACE_BUDGET_MS"));
-}
-
-/*
- * Take our options out of argv (--name N or --name=N), leaving the
- * harness's. Returns -1 on a bad value, 1 for --bench, 2 for -h.
- */
-static int parse_opts(int *argc, char **argv)
-{
-	static const char *const names[] = { "seed", "stress", "budget-ms" };
-	int i, j, out = 1, ret = 0;
-	const char *a, *val;
-	size_t k, n;
-
-	for (i = 1; i < *argc; i++) {
-		a = argv[i];
-		for (k = 0; k < ARRAY_SIZE(names); k++) {
-			n = strlen(names[k]);
-			if (strncmp(a, "--", 2) || strncmp(a + 2, names[k], n))
-				continue;
-			if (a[2 + n] == '=')
-				val = a + 3 + n;
-			else if (!a[2 + n] && i + 1 < *argc)
-				val = argv[++i];
-			else
-				continue;
-			if (!set_opt(names[k], val))
-				ret = -1;
-			break;
-		}
-		if (k < ARRAY_SIZE(names))
-			continue;
-		if (!strcmp(a, "--bench"))
-			ret = ret ? ret : 1;
-		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-			ret = 2;
-		else
-			argv[out++] = argv[i];
-	}
-	for (j = out; j < *argc; j++)
-		argv[j] = NULL;
-	*argc = out;
-	return ret;
-}
-
 /* The harness's per-test timeout must cover the budget. */
 static void scale_timeouts(void)
 {
@@ -3286,8 +3199,8 @@ int main(int argc, char **argv)
 	char *help[] = { argv[0], "-h", NULL };
 	int ret;
 
-	env_opts();
-	ret = parse_opts(&argc, argv);
+	race_opts_env(&opt);
+	ret = race_opts_parse(&opt, &argc, argv);
 	if (ret < 0 || ret == 2) {
 		usage(argv[0]);
 		if (ret < 0)

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The races' options: environment and argv (race_opts.h). */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "compat.h"
+#include "race.h"
+#include "race_opts.h"
+
+static bool parse_num(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	*v = strtoull(s, &end, 0);
+	return !errno && !*end;
+}
+
+static bool set_opt(struct race_opts *opt, const char *name,
+		    const char *val)
+{
+	uint64_t v;
+
+	if (!parse_num(val, &v))
+		return false;
+	if (!strcmp(name, "seed"))
+		opt->seed = v;
+	else if (!strcmp(name, "stress") && v >= 1 && v <= 1000)
+		opt->stress = v;
+	else if (!strcmp(name, "budget-ms") && v >= 1 && v <= 3600000)
+		opt->budget_ms = v;
+	else
+		return false;
+	return true;
+}
+
+void race_opts_env(struct race_opts *opt)
+{
+	uint64_t t = race_now_ns();
+
+	opt->seed = (t ^ (t >> 32) ^ ((uint64_t)getpid() << 16)) % 1000000000;
+	if (getenv("UFFD_RACE_SEED"))
+		set_opt(opt, "seed", getenv("UFFD_RACE_SEED"));
+	if (getenv("UFFD_RACE_STRESS"))
+		set_opt(opt, "stress", getenv("UFFD_RACE_STRESS"));
+	if (getenv("UFFD_RACE_BUDGET_MS"))
+		set_opt(opt, "budget-ms", getenv("UFFD_RACE_BUDGET_MS"));
+}
+
+/* See race_opts.h. */
+int race_opts_parse(struct race_opts *opt, int *argc, char **argv)
+{
+	static const char *const names[] = { "seed", "stress", "budget-ms" };
+	int i, j, out = 1, ret = 0;
+	const char *a, *val;
+	size_t k, n;
+
+	for (i = 1; i < *argc; i++) {
+		a = argv[i];
+		for (k = 0; k < ARRAY_SIZE(names); k++) {
+			n = strlen(names[k]);
+			if (strncmp(a, "--", 2) || strncmp(a + 2, names[k], n))
+				continue;
+			if (a[2 + n] == '=')
+				val = a + 3 + n;
+			else if (!a[2 + n] && i + 1 < *argc)
+				val = argv[++i];
+			else
+				continue;
+			if (!set_opt(opt, names[k], val))
+				ret = -1;
+			break;
+		}
+		if (k < ARRAY_SIZE(names))
+			continue;
+		if (!strcmp(a, "--bench"))
+			ret = ret ? ret : 1;
+		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+			ret = 2;
+		else
+			argv[out++] = argv[i];
+	}
+	for (j = out; j < *argc; j++)
+		argv[j] = NULL;
+	*argc = out;
+	return ret;
+}
