@@ -94,20 +94,15 @@
 #include "node.h"
 #include "pattern.h"
 #include "race.h"
+#include "race_ctx.h"
 #include "race_opts.h"
 #include "team.h"
 #include "thp.h"
 #include "uffd.h"
 #include "uring.h"
 
-#define DEFAULT_MAX_ITERS	20000
-#define MIN_ITERS		20	/* past the time budget, on a slow machine */
-#define MIN_WINDOWS		5	/* likewise */
-#define MIN_REFUSALS		5	/* races on registrations: see reg_outcome() */
-#define EXCUSED_SHARE		20	/* 1 in 20 iterations may excuse EINVAL */
 #define KHUGEPAGED_BUDGET_X	4	/* race 4 waits on khugepaged */
 #define STUCK_MS		TEAM_STUCK_MS	/* a round never takes this long */
-#define BATCH			64	/* pages punched or filled a syscall */
 
 #define R1_HOLES	2
 #define R1_CROWD	60000	/* mappings of the last page: a long i_mmap walk */
@@ -126,296 +121,13 @@
 
 static struct race_opts opt = { .stress = 1, .budget_ms = DEFAULT_BUDGET_MS };
 
-/* A KTAP diagnostic line, flushed: tests end in _exit(). */
-static void __attribute__((format(printf, 1, 2))) diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("# ", stdout);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
-/* ---- the race context: memory, expectations, counters ------------------ */
-
-/* What a page must read after the iteration. */
-enum want {
-	W_FILL,		/* PATTERN_FILL: written by the test */
-	W_UFFD,		/* PATTERN_UFFD: the handler's UFFDIO_COPY */
-	W_ZERO,		/* present, zero: a collapse filled the hole */
-	W_HOLE,		/* missing */
-	W_ZERO_OR_HOLE,	/* missing, or present and zero */
-};
+/* ---- pages: holes, fills, and checking what they read ------------------ */
 
 static const char *const want_name[] = {
 	[W_FILL] = "the test's data", [W_UFFD] = "the handler's data",
 	[W_ZERO] = "zeros", [W_HOLE] = "missing",
 	[W_ZERO_OR_HOLE] = "missing or zeros",
 };
-
-/* Three words of each page's two patterns: a cheap check of every page. */
-#define NR_SAMPLES 3
-struct ref_words {
-	uint64_t fill[NR_SAMPLES], uffd[NR_SAMPLES];
-};
-
-#define NR_TALLY 12
-struct tally {
-	const char *name[NR_TALLY];
-	unsigned long n[NR_TALLY];
-};
-
-struct race {
-	struct region r;
-	size_t npages, ps;
-	enum want *want;
-	bool *changed;		/* changed this iteration: full check */
-	bool *hole;		/* made a hole for this iteration */
-	bool *missing;		/* what the kernel says is missing */
-	bool *seen;		/* seen missing after the registration */
-	struct ref_words *ref;
-	char *buf;		/* pread() of the whole file */
-	char *page_buf;		/* one page, for pwrite() */
-	char *batch_buf;	/* BATCH pages, for process_vm_writev() */
-	size_t *to_punch, *to_fill;	/* reset_holes()'s pages */
-	int pidfd;		/* for process_madvise(); -1: page by page */
-	pid_t pid;		/* whose pidfd, and whose memory to write */
-	int uffd;
-	bool handling;
-	struct uffd_handler h;
-	size_t eexist0, errors0;
-	struct race_rng rng;
-	struct race_budget budget;
-	uint64_t call_ns;	/* calibrated length of a MADV_COLLAPSE */
-	unsigned long iter, windows, inconclusive;
-	unsigned long excused;	/* anon EINVALs an immediate retry undid */
-	unsigned long refusals;	/* rounds with a call refused for the reg */
-	bool wants_refusals;	/* the race counts them (reg_outcome()) */
-	struct tally out;
-	bool bench;		/* make bench: measure the ceilings too */
-	double refused, collapsing;	/* the ceilings, calls per second */
-	bool leak;		/* a thread may still use the memory */
-	int failed;
-	char why[512];
-	char skip[200];		/* the positive control failed: why */
-};
-
-static void __attribute__((format(printf, 2, 3)))
-race_fail(struct race *x, const char *fmt, ...)
-{
-	char msg[400];
-	va_list ap;
-
-	if (__atomic_exchange_n(&x->failed, 1, __ATOMIC_ACQ_REL))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(x->why, sizeof(x->why), "iteration %lu (seed %" PRIu64
-		 "): %s", x->iter, opt.seed, msg);
-}
-
-static bool race_failed(struct race *x)
-{
-	return __atomic_load_n(&x->failed, __ATOMIC_ACQUIRE);
-}
-
-static void tally(struct tally *t, const char *name)
-{
-	int i;
-
-	for (i = 0; i < NR_TALLY && t->name[i]; i++)
-		if (!strcmp(t->name[i], name))
-			break;
-	if (i == NR_TALLY)
-		return;
-	t->name[i] = name;
-	t->n[i]++;
-}
-
-static unsigned long tally_of(const struct tally *t, const char *name)
-{
-	int i;
-
-	for (i = 0; i < NR_TALLY && t->name[i]; i++)
-		if (!strcmp(t->name[i], name))
-			return t->n[i];
-	return 0;
-}
-
-static void ref_init(struct race *x)
-{
-	uint64_t *page = (uint64_t *)x->page_buf;
-	size_t p, i, last = x->ps / sizeof(*page) - 1;
-
-	for (p = 0; p < x->npages; p++) {
-		pattern_fill(page, x->ps, PATTERN_FILL, p);
-		for (i = 0; i < NR_SAMPLES; i++)
-			x->ref[p].fill[i] = page[i * last / (NR_SAMPLES - 1)];
-		pattern_fill(page, x->ps, PATTERN_UFFD, p);
-		for (i = 0; i < NR_SAMPLES; i++)
-			x->ref[p].uffd[i] = page[i * last / (NR_SAMPLES - 1)];
-	}
-}
-
-static bool race_alloc(struct race *x)
-{
-	size_t n = x->npages;
-
-	x->want = calloc(n, sizeof(*x->want));
-	x->changed = calloc(n, sizeof(bool));
-	x->hole = calloc(n, sizeof(bool));
-	x->missing = calloc(n, sizeof(bool));
-	x->seen = calloc(n, sizeof(bool));
-	x->ref = calloc(n, sizeof(*x->ref));
-	x->buf = aligned_alloc(x->ps, x->r.size);
-	x->page_buf = aligned_alloc(x->ps, x->ps);
-	x->batch_buf = aligned_alloc(x->ps, BATCH * x->ps);
-	x->to_punch = calloc(n, sizeof(*x->to_punch));
-	x->to_fill = calloc(n, sizeof(*x->to_fill));
-	return x->want && x->changed && x->hole && x->missing && x->seen &&
-	       x->ref && x->buf && x->page_buf && x->batch_buf &&
-	       x->to_punch && x->to_fill;
-}
-
-/*
- * The budget starts now (set-up and calibration are not part of it): @times
- * the time budget, and past it until @min_iters were made (lib/race.c
- * bounds that).
- */
-static void race_start(struct race *x, unsigned int times,
-		       unsigned long min_iters)
-{
-	race_budget_start(&x->budget, opt.budget_ms * opt.stress * times,
-			  min_iters, DEFAULT_MAX_ITERS * opt.stress);
-}
-
-/*
- * @npmd PMD-aligned PMDs of @type, every page PATTERN_FILL, a userfaultfd
- * (not registered yet) and a PRNG stream named after the test; bound to
- * NUMA @node before it is populated, unless @node is negative. Returns
- * why this kernel cannot run the race (a missing feature: SKIP), else
- * NULL: ready, or a set-up error recorded with race_fail() (a FAIL).
- */
-static const char *race_init(struct race *x, enum mem_type type, size_t npmd,
-			     int node, const char *stream)
-{
-	size_t pmd = thp_pmd_size();
-	const char *why;
-
-	memset(x, 0, sizeof(*x));
-	x->uffd = -1;
-	x->r.fd = -1;
-	x->pidfd = -1;
-	why = collapse_test_why_not();
-	if (why)
-		return why;
-	why = mem_region_create(&x->r, type, npmd * pmd, pmd);
-	if (why) {
-		race_fail(x, "set-up: %s", why);
-		return NULL;
-	}
-	x->ps = x->r.page_size;
-	x->npages = mem_pages(&x->r);
-	if (!race_alloc(x)) {
-		race_fail(x, "set-up: out of memory");
-		return NULL;
-	}
-	if (node >= 0)
-		node_bind(x->r.addr, x->r.size, node);
-	ref_init(x);
-	mem_fill(&x->r, x->hole);
-	x->uffd = uffd_open(0);
-	if (x->uffd < 0) {
-		race_fail(x, "set-up: cannot open a userfaultfd: %s",
-			  strerror(errno));
-		return NULL;
-	}
-	x->pid = getpid();
-#ifdef __NR_pidfd_open
-	x->pidfd = syscall(__NR_pidfd_open, x->pid, 0);
-#endif
-	race_rng_seed(&x->rng, opt.seed, stream);
-	race_start(x, 1, MIN_ITERS);
-	return NULL;
-}
-
-static void race_fini(struct race *x)
-{
-	if (x->leak)
-		return;
-	if (x->handling)
-		uffd_handler_stop(&x->h);
-	if (x->uffd >= 0)
-		close(x->uffd);
-	if (x->pidfd >= 0)
-		close(x->pidfd);
-	mem_region_destroy(&x->r);
-	free(x->want);
-	free(x->changed);
-	free(x->hole);
-	free(x->missing);
-	free(x->seen);
-	free(x->ref);
-	free(x->buf);
-	free(x->page_buf);
-	free(x->batch_buf);
-	free(x->to_punch);
-	free(x->to_fill);
-}
-
-/* One more iteration, while the budget lasts and nothing failed. */
-static bool race_next(struct race *x)
-{
-	bool more = x->windows < MIN_WINDOWS ||
-		    (x->wants_refusals && x->refusals < MIN_REFUSALS);
-
-	if (race_failed(x) || !race_budget_next(&x->budget, more))
-		return false;
-	x->iter = x->budget.iters;
-	return true;
-}
-
-/*
- * After a round: count its excused EINVALs and an ENOMEM (no huge page to
- * be had). Either makes the round inconclusive: it reached no window.
- */
-static bool round_conclusive(struct race *x, unsigned int excused,
-			     bool enomem)
-{
-	x->excused += excused;
-	x->inconclusive += enomem;
-	return !excused && !enomem;
-}
-
-/* A delay placing a moment anywhere in a MADV_COLLAPSE call, and past it. */
-static uint64_t race_moment(struct race *x)
-{
-	return race_rng_below(&x->rng, x->call_ns * 5 / 4 + 1);
-}
-
-/*
- * A delay for a registration: a quarter of the time anywhere
- * (race_moment()), else from the last quarter of a call to just past its
- * end, where a collapse looks for userfaultfds (reg_raced()). Until
- * MIN_REFUSALS rounds had a call refused for their registration, one in
- * four registers at once, before the call gets to its check: the errno
- * clause (reg_outcome()).
- */
-static uint64_t reg_moment(struct race *x)
-{
-	if (x->refusals < MIN_REFUSALS && !race_rng_below(&x->rng, 4))
-		return 0;
-	if (!race_rng_below(&x->rng, 4))
-		return race_moment(x);
-	return x->call_ns * 3 / 4 +
-	       race_rng_below(&x->rng, x->call_ns * 3 / 8 + 1);
-}
-
-/* ---- pages: holes, fills, and checking what they read ------------------ */
 
 static char *page_addr(const struct race *x, size_t p)
 {
@@ -940,36 +652,6 @@ static bool calibrate(struct race *x, bool registered, size_t holes)
 	     registered ? "registered, refused" : "collapsing",
 	     x->call_ns / 1000);
 	return !race_failed(x);
-}
-
-/* ---- the race's team of threads: lib/team.h ----------------------------- */
-
-static void race_team_fail(void *ctx, const char *msg)
-{
-	race_fail(ctx, "%s", msg);
-}
-
-/* A round is stuck: release a role blocked in a userfault. */
-static void race_team_unstick(void *ctx)
-{
-	struct race *x = ctx;
-
-	uffd_unregister(x->uffd, x->r.addr, x->r.size);
-}
-
-static bool race_team_start(struct race *x, struct team *t, void *arg)
-{
-	const struct team_ops ops = {
-		.fail = race_team_fail, .unstick = race_team_unstick, .ctx = x,
-	};
-
-	return team_start(t, &ops, arg);
-}
-
-static void race_team_stop(struct race *x, struct team *t)
-{
-	team_stop(t);
-	x->leak |= t->leak;
 }
 
 /* ---- race 1: registration vs MADV_COLLAPSE ------------------------------ */
@@ -2746,24 +2428,6 @@ static void run_unregister_vs_collapse(struct race *x,
 
 /* ---- verdicts ----------------------------------------------------------- */
 
-static void race_report(struct race *x, const char *test)
-{
-	char outs[300] = "";
-	size_t len = 0;
-	int i;
-
-	for (i = 0; i < NR_TALLY && x->out.name[i]; i++)
-		len += snprintf(outs + len, sizeof(outs) - len, " %s=%lu",
-				x->out.name[i], x->out.n[i]);
-	diag("%s: %lu iterations in %lu ms, window reached %lu times; inconclusive: %lu ENOMEM, %lu anon EINVAL undone by an immediate retry; seed %" PRIu64,
-	     test, x->budget.iters, race_budget_elapsed_ms(&x->budget),
-	     x->windows, x->inconclusive, x->excused, opt.seed);
-	if (x->wants_refusals)
-		diag("%s: %lu rounds had a call refused (EBUSY) for the registration",
-		     test, x->refusals);
-	diag("%s: outcomes:%s", test, outs);
-}
-
 /* Failed: say why and where. Window never reached: SKIP, not a pass. */
 static void race_verdict(struct __test_metadata *_metadata, struct race *x,
 			 const char *window)
@@ -2793,7 +2457,7 @@ static const char *test_setup(struct __test_metadata *_metadata,
 		 _metadata->name);
 	diag("%s: seed %" PRIu64 " (replay with --seed %" PRIu64 ")",
 	     stream, opt.seed, opt.seed);
-	why = race_init(x, type, npmd, node, stream);
+	why = race_init(x, &opt, type, npmd, node, stream);
 	if (!why)
 		ASSERT_EQ(0, x->failed) TH_LOG("%s", x->why);
 	return why;
@@ -3136,7 +2800,8 @@ static void bench_type(enum mem_type type)
 	int r;
 
 	for (r = 1; r <= 2; r++) {
-		why = race_init(&x, type, 1, -1, r == 1 ? "bench.1" : "bench.2");
+		why = race_init(&x, &opt, type, 1, -1,
+				r == 1 ? "bench.1" : "bench.2");
 		if (why) {
 			printf("race%d   %-6s skipped: %s\n", r,
 			       mem_type_name(type), why);
