@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A race's page model: which pages are holes this iteration, making them
+ * so (punching, filling again), and checking that every page reads what it
+ * must (enum want), through the mapping and, for files, through pread().
+ */
+#ifndef UFFD_SUITE_RACE_PAGES_H
+#define UFFD_SUITE_RACE_PAGES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "race_ctx.h"
+
+/* The address of page @p of the race's region. */
+static inline char *page_addr(const struct race *x, size_t p)
+{
+	return x->r.addr + p * x->ps;
+}
+
+/* A random page of the region that is (@hole) or is not a hole. */
+size_t random_page(struct race *x, bool hole);
+/*
+ * Make @n random pages of [@first, @first + @count) the holes of the next
+ * iteration and every other page there PATTERN_FILL again. Unregistered.
+ */
+void reset_holes(struct race *x, size_t first, size_t count, size_t n);
+/* Exactly the holes of [@first, @first + @count) are missing, or a failure. */
+void precondition(struct race *x, size_t first, size_t count);
+/* What page @p holds, in words, for a failure message. */
+const char *content_name(const struct race *x, const char *page, size_t p);
+/* Every page of [@first, @first + @count) reads what it should. */
+void verify_data(struct race *x, size_t first, size_t count);
+
+#endif
