@@ -144,19 +144,9 @@ static const char *start_handler(struct race *x)
 	return NULL;
 }
 
-/* The handler's EEXIST and error counts (lib/uffd has no accessor). */
-static void handler_counts(struct uffd_handler *h, size_t *eexist,
-			   size_t *errors)
-{
-	pthread_mutex_lock(&h->lock);
-	*eexist = h->nr_eexist;
-	*errors = h->nr_errors;
-	pthread_mutex_unlock(&h->lock);
-}
-
 static void handler_mark(struct race *x)
 {
-	handler_counts(&x->h, &x->eexist0, &x->errors0);
+	uffd_handler_counts(&x->h, &x->eexist0, &x->errors0);
 }
 
 /* Since handler_mark(): no UFFDIO_COPY found its page present or failed. */
@@ -164,7 +154,7 @@ static void handler_check(struct race *x)
 {
 	size_t eexist, errors;
 
-	handler_counts(&x->h, &eexist, &errors);
+	uffd_handler_counts(&x->h, &eexist, &errors);
 	if (eexist != x->eexist0)
 		race_fail(x, "UFFDIO_COPY found %zu page(s) present (EEXIST): a page seen missing was filled behind userspace's back",
 			  eexist - x->eexist0);
@@ -1791,7 +1781,7 @@ static void r5_child_round(struct r5_child *c)
 	size_t p, eexist0, eexist, errors0, errors;
 	int ret;
 
-	handler_counts(&c->h, &eexist0, &errors0);
+	uffd_handler_counts(&c->h, &eexist0, &errors0);
 	race_spin_ns(sh->delay_ns);
 	child_doing(sh, "in UFFDIO_REGISTER", -1);
 	ret = uffd_register(c->uffd, c->view.addr, c->view.size,
@@ -1811,7 +1801,7 @@ static void r5_child_round(struct r5_child *c)
 	for (p = 0; p < c->npages; p++)
 		if (sh->seen[p])
 			r5_child_touch(c, p);
-	handler_counts(&c->h, &eexist, &errors);
+	uffd_handler_counts(&c->h, &eexist, &errors);
 	if (eexist != eexist0)
 		child_fail(sh, "UFFDIO_COPY in the child found a page present (EEXIST)");
 	else if (errors != errors0)

@@ -244,3 +244,12 @@ unsigned int uffd_handler_faults(struct uffd_handler *h, size_t pgoff)
 	pthread_mutex_unlock(&h->lock);
 	return n;
 }
+
+void uffd_handler_counts(struct uffd_handler *h, size_t *eexist,
+			 size_t *errors)
+{
+	pthread_mutex_lock(&h->lock);
+	*eexist = h->nr_eexist;
+	*errors = h->nr_errors;
+	pthread_mutex_unlock(&h->lock);
+}

@@ -43,6 +43,9 @@ int uffd_handler_start(struct uffd_handler *h, int uffd, void *base,
 		       size_t len);
 void uffd_handler_stop(struct uffd_handler *h);
 unsigned int uffd_handler_faults(struct uffd_handler *h, size_t pgoff);
+/* The handler's EEXIST and error counts so far, read together. */
+void uffd_handler_counts(struct uffd_handler *h, size_t *eexist,
+			 size_t *errors);
 /*
  * A repeated event: handle_userfault() waits interruptibly, so a faulting
  * thread woken by a signal or by io_uring task_work (TIF_NOTIFY_SIGNAL)
