@@ -97,6 +97,7 @@
 #include "race_ctx.h"
 #include "race_opts.h"
 #include "race_pages.h"
+#include "race_uffd.h"
 #include "team.h"
 #include "thp.h"
 #include "uffd.h"
@@ -121,95 +122,6 @@
 #define R6_TRIES_AFTER	100	/* EAGAIN retries once unregistered */
 
 static struct race_opts opt = { .stress = 1, .budget_ms = DEFAULT_BUDGET_MS };
-
-/* ---- userfaultfd: registration, snapshot, touching ---------------------- */
-
-static int reg_missing(struct race *x, size_t first, size_t count)
-{
-	return uffd_register(x->uffd, page_addr(x, first), count * x->ps,
-			     UFFDIO_REGISTER_MODE_MISSING);
-}
-
-static void unreg(struct race *x, size_t first, size_t count)
-{
-	if (uffd_unregister(x->uffd, page_addr(x, first), count * x->ps))
-		race_fail(x, "UFFDIO_UNREGISTER: %s", strerror(errno));
-}
-
-static const char *start_handler(struct race *x)
-{
-	if (uffd_handler_start(&x->h, x->uffd, x->r.addr, x->r.size))
-		return "cannot start the fault handler";
-	x->handling = true;
-	return NULL;
-}
-
-static void handler_mark(struct race *x)
-{
-	uffd_handler_counts(&x->h, &x->eexist0, &x->errors0);
-}
-
-/* Since handler_mark(): no UFFDIO_COPY found its page present or failed. */
-static void handler_check(struct race *x)
-{
-	size_t eexist, errors;
-
-	uffd_handler_counts(&x->h, &eexist, &errors);
-	if (eexist != x->eexist0)
-		race_fail(x, "UFFDIO_COPY found %zu page(s) present (EEXIST): a page seen missing was filled behind userspace's back",
-			  eexist - x->eexist0);
-	else if (errors != x->errors0)
-		race_fail(x, "%zu fault handler error(s)", errors - x->errors0);
-}
-
-/* Right after the registration: which pages of the range are missing. */
-static size_t snapshot_seen(struct race *x, size_t first, size_t count)
-{
-	size_t p, n = 0;
-
-	if (mem_missing(&x->r, x->missing)) {
-		race_fail(x, "reading which pages are missing: %s",
-			  strerror(errno));
-		return 0;
-	}
-	for (p = first; p < first + count; p++)
-		n += x->seen[p] = x->missing[p];
-	return n;
-}
-
-/*
- * Touch each page of the range seen missing after the registration: a
- * UFFD_EVENT_PAGEFAULT (a repeat is no failure: lib/uffd.h), then the
- * handler's data.
- */
-static void touch_seen(struct race *x, size_t first, size_t count,
-		       struct role *role)
-{
-	unsigned int before, after;
-	size_t p;
-
-	for (p = first; p < first + count; p++) {
-		if (!x->seen[p])
-			continue;
-		before = uffd_handler_faults(&x->h, p);
-		role_set(role, "reading a page seen missing, waiting for its fault to be resolved",
-			 p);
-		(void)*(volatile char *)page_addr(x, p);
-		after = uffd_handler_faults(&x->h, p);
-		x->want[p] = W_UFFD;
-		x->changed[p] = true;
-		if (after == before)
-			race_fail(x, "page %zu (offset %#zx) was seen missing after the registration; touching it raised no UFFD_EVENT_PAGEFAULT, and it reads %s",
-				  p, p * x->ps,
-				  content_name(x, page_addr(x, p), p));
-		else if (!pattern_check(page_addr(x, p), x->ps, PATTERN_UFFD,
-					p))
-			race_fail(x, "page %zu (offset %#zx) reads %s after its fault, not the handler's data",
-				  p, p * x->ps,
-				  content_name(x, page_addr(x, p), p));
-	}
-	role_set(role, "running", -1);
-}
 
 /* ---- MADV_COLLAPSE calls: lib/calls.h ---------------------------------- */
 
