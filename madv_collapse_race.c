@@ -98,6 +98,7 @@
 #include "race_ctx.h"
 #include "race_opts.h"
 #include "race_pages.h"
+#include "race_verdict.h"
 #include "race_uffd.h"
 #include "team.h"
 #include "thp.h"
@@ -1896,25 +1897,7 @@ static void run_unregister_vs_collapse(struct race *x,
 	race_team_stop(x, &t);
 }
 
-/* ---- verdicts ----------------------------------------------------------- */
-
-/* Failed: say why and where. Window never reached: SKIP, not a pass. */
-static void race_verdict(struct __test_metadata *_metadata, struct race *x,
-			 const char *window)
-{
-	race_report(x, _metadata->name);
-	ASSERT_EQ(0, x->failed) TH_LOG("%s (replay: --seed %" PRIu64 ")",
-				      x->why, opt.seed);
-	if (x->skip[0])
-		SKIP(return, "%s", x->skip);
-	ASSERT_GE(x->budget.iters, x->excused * EXCUSED_SHARE)
-		TH_LOG("%lu of %lu iterations met an anon EINVAL that an immediate retry undid: more than 1 in %d is no transient migration (replay: --seed %" PRIu64 ")",
-		       x->excused, x->budget.iters, EXCUSED_SHARE, opt.seed);
-	if (!x->windows)
-		SKIP(return, "window (%s) never reached in %lu iterations",
-		     window, x->budget.iters);
-}
-
+/* ---- set-up ------------------------------------------------------------- */
 
 static const char *test_setup(struct __test_metadata *_metadata,
 			      struct race *x, enum mem_type type, size_t npmd,
