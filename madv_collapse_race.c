@@ -158,16 +158,6 @@ struct r1 {
 	unsigned long in_success, waited;
 };
 
-static uint64_t load_ns(uint64_t *t)
-{
-	return __atomic_load_n(t, __ATOMIC_ACQUIRE);
-}
-
-static void store_ns(uint64_t *t, uint64_t v)
-{
-	__atomic_store_n(t, v, __ATOMIC_RELEASE);
-}
-
 /*
  * Collapse until the range is collapsed or a call ended after the
  * registration returned (and, with @retry_eagain, did not say EAGAIN: try
@@ -182,7 +172,7 @@ static void collapse_until(struct race *x, struct calls *cs, uint64_t *reg_ns,
 
 	do {
 		c = calls_do(cs, x->r.addr, x->r.size);
-		reg = load_ns(reg_ns);
+		reg = race_load_ns(reg_ns);
 	} while (c->ret && (!reg || c->end <= reg ||
 			    (retry_eagain && c->ret == EAGAIN)) &&
 		 race_now_ns() < end);
@@ -190,19 +180,6 @@ static void collapse_until(struct race *x, struct calls *cs, uint64_t *reg_ns,
 	if (c->ret && !reg)
 		race_fail(x, "the registration did not return within %d ms of MADV_COLLAPSE calls (%s)",
 			  STUCK_MS / 2, calls_summary(cs, sum, sizeof(sum)));
-}
-
-/* Wait for *@flag within STUCK_MS / 2: false if it never came. */
-static bool wait_flag(int *flag)
-{
-	uint64_t end = race_now_ns() + STUCK_MS / 2 * 1000000ULL;
-
-	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
-		if (race_now_ns() > end)
-			return false;
-		sched_yield();
-	}
-	return true;
 }
 
 static void r1_collapser(void *arg, struct role *role)
@@ -230,17 +207,17 @@ static void r1_registrar(void *arg, struct role *role)
 	role_set(role, "in UFFDIO_REGISTER", -1);
 	t0 = race_now_ns();
 	ret = reg_missing(x, 0, x->npages);
-	store_ns(&s->reg_ns, race_now_ns());
+	race_store_ns(&s->reg_ns, race_now_ns());
 	if (ret) {
 		race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
 		return;
 	}
-	s->reg_cost_ns = load_ns(&s->reg_ns) - t0;
+	s->reg_cost_ns = race_load_ns(&s->reg_ns) - t0;
 	role_set(role, "reading which pages are missing", -1);
 	snapshot_seen(x, 0, x->npages);
-	s->look_ns = race_now_ns() - load_ns(&s->reg_ns);
+	s->look_ns = race_now_ns() - race_load_ns(&s->reg_ns);
 	role_set(role, "waiting for the collapser", -1);
-	if (s->touch_late && !wait_flag(&s->collapsed))
+	if (s->touch_late && !race_wait_flag(&s->collapsed, STUCK_MS / 2))
 		race_fail(x, "MADV_COLLAPSE did not return within %d ms",
 			  STUCK_MS / 2);
 	touch_seen(x, 0, x->npages, role);
@@ -1564,7 +1541,7 @@ static void r5_child_round(struct r5_child *c)
 	child_doing(sh, "in UFFDIO_REGISTER", -1);
 	ret = uffd_register(c->uffd, c->view.addr, c->view.size,
 			    UFFDIO_REGISTER_MODE_MISSING);
-	store_ns(&sh->reg_ns, race_now_ns());
+	race_store_ns(&sh->reg_ns, race_now_ns());
 	if (ret) {
 		child_fail(sh, "UFFDIO_REGISTER: %s", strerror(errno));
 		return;
@@ -1573,7 +1550,7 @@ static void r5_child_round(struct r5_child *c)
 	if (mem_missing(&c->view, sh->seen))
 		child_fail(sh, "mincore(): %s", strerror(errno));
 	child_doing(sh, "waiting for the parent's MADV_COLLAPSE", -1);
-	if (sh->touch_late && !wait_flag(&sh->collapsed))
+	if (sh->touch_late && !race_wait_flag(&sh->collapsed, STUCK_MS / 2))
 		child_fail(sh, "the parent's MADV_COLLAPSE did not return within %d ms",
 			   STUCK_MS / 2);
 	for (p = 0; p < c->npages; p++)
@@ -1756,7 +1733,8 @@ struct r6 {
 static bool r6_judge(struct r6 *s, const struct call *c)
 {
 	struct race *x = s->x;
-	uint64_t us = load_ns(&s->unreg_start), ue = load_ns(&s->unreg_end);
+	uint64_t us = race_load_ns(&s->unreg_start);
+	uint64_t ue = race_load_ns(&s->unreg_end);
 	const char *gone = s->close_it ? "close()" : "UFFDIO_UNREGISTER";
 	char sum[160];
 
@@ -1807,7 +1785,7 @@ static void r6_collapser(void *arg, struct role *role)
 	s->collapsed = !c->ret;
 	if (!done && !race_failed(s->x))
 		race_fail(s->x, "no MADV_COLLAPSE success within %d ms, %s %s returned (%s)",
-			  STUCK_MS / 2, load_ns(&s->unreg_end) ?
+			  STUCK_MS / 2, race_load_ns(&s->unreg_end) ?
 			  "though" : "and not yet",
 			  s->close_it ? "close()" : "UFFDIO_UNREGISTER",
 			  calls_summary(&s->calls, sum, sizeof(sum)));
@@ -1824,7 +1802,7 @@ static void r6_unregistrar(void *arg, struct role *role)
 	 */
 	role_set(role, "waiting for the first MADV_COLLAPSE call to return",
 		 -1);
-	if (!wait_flag(&s->first_done)) {
+	if (!race_wait_flag(&s->first_done, STUCK_MS / 2)) {
 		race_fail(s->x, "the first MADV_COLLAPSE call did not return within %d ms",
 			  STUCK_MS / 2);
 		return;
@@ -1832,12 +1810,12 @@ static void r6_unregistrar(void *arg, struct role *role)
 	race_spin_ns(s->delay_ns);
 	role_set(role, s->close_it ? "in close()" : "in UFFDIO_UNREGISTER",
 		 -1);
-	store_ns(&s->unreg_start, race_now_ns());
+	race_store_ns(&s->unreg_start, race_now_ns());
 	if (s->close_it)
 		ret = close(s->uffd);
 	else
 		ret = uffd_unregister(s->uffd, s->x->r.addr, s->x->r.size);
-	store_ns(&s->unreg_end, race_now_ns());
+	race_store_ns(&s->unreg_end, race_now_ns());
 	if (ret)
 		race_fail(s->x, "%s: %s", s->close_it ? "close()" :
 			  "UFFDIO_UNREGISTER", strerror(errno));

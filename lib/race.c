@@ -39,6 +39,18 @@ void race_spin_ns(uint64_t ns)
 		cpu_relax();
 }
 
+bool race_wait_flag(int *flag, unsigned int timeout_ms)
+{
+	uint64_t end = race_now_ns() + timeout_ms * NSEC_PER_MSEC;
+
+	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
+		if (race_now_ns() > end)
+			return false;
+		sched_yield();
+	}
+	return true;
+}
+
 /* The CPUs the process may run on, as they were before any pinning. */
 static const cpu_set_t *allowed_cpus(void)
 {

@@ -24,6 +24,20 @@ void race_sleep_until(uint64_t t);
  */
 void race_spin_until(uint64_t t, bool crowded);
 
+/* A time one thread publishes (race_store_ns()) and another reads. */
+static inline uint64_t race_load_ns(uint64_t *t)
+{
+	return __atomic_load_n(t, __ATOMIC_ACQUIRE);
+}
+
+static inline void race_store_ns(uint64_t *t, uint64_t v)
+{
+	__atomic_store_n(t, v, __ATOMIC_RELEASE);
+}
+
+/* Wait for *@flag, yielding, within @timeout_ms: false if it never came. */
+bool race_wait_flag(int *flag, unsigned int timeout_ms);
+
 /*
  * A reusable barrier. Initialise it once, before any party uses it; it
  * may live in MAP_SHARED memory to synchronise processes.
