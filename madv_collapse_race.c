@@ -309,17 +309,6 @@ static const struct call *reg_outcome(struct race *x, const struct calls *cs,
 	return reg_raced(in, reg) ? in : NULL;
 }
 
-/* Holes not seen missing after the registration were collapsed: zeros. */
-static void expect_collapsed_unseen(struct race *x, size_t first,
-				    size_t count)
-{
-	size_t p;
-
-	for (p = first; p < first + count; p++)
-		if (x->hole[p] && !x->seen[p])
-			x->want[p] = W_ZERO;
-}
-
 /*
  * Register a present page as an io_uring buffer (a FOLL_LONGTERM pin),
  * hold it, let go, and again until the collapser is done; each span the

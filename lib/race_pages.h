@@ -31,5 +31,7 @@ void precondition(struct race *x, size_t first, size_t count);
 const char *content_name(const struct race *x, const char *page, size_t p);
 /* Every page of [@first, @first + @count) reads what it should. */
 void verify_data(struct race *x, size_t first, size_t count);
+/* Holes not seen missing after the registration were collapsed: zeros. */
+void expect_collapsed_unseen(struct race *x, size_t first, size_t count);
 
 #endif
