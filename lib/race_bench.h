@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * make bench: how many iterations and windows a race makes per second next
+ * to the rates of bare MADV_COLLAPSE calls of its range (the ceilings).
+ */
+#ifndef UFFD_SUITE_RACE_BENCH_H
+#define UFFD_SUITE_RACE_BENCH_H
+
+#include <stddef.h>
+
+#include "mem.h"
+#include "race_ctx.h"
+
+/*
+ * Into x->refused and x->collapsing: calls per second of MADV_COLLAPSE of
+ * the range with @holes holes, registered (refused) and not (collapsing).
+ */
+void bench_ceilings(struct race *x, size_t holes);
+/* One row of the table: @race's rates over @type next to its ceilings. */
+void bench_row(const char *race, enum mem_type type, struct race *x);
+
+#endif
