@@ -400,11 +400,6 @@ static uint64_t look_base(struct race *x)
 }
 
 /*
- * Widen the gap: R1_CROWD more mappings of the range's last page, which
- * collapse_file()'s userfaultfd walk visits after the registered mapping
- * (crowd.h). What they add to a collapsing call is the walk's length.
- */
-/*
  * A refused call: the registration on the range's mapping, visited first,
  * or on the crowd's last mapping (@last), visited after all the others.
  * The second shortest of a few; 0 if a call was not refused (a kernel
@@ -1088,7 +1083,6 @@ static int r4_advise(struct race *x, int advice)
 	return madvise(x->r.addr, x->r.size, advice);
 }
 
-/* Ranges of which khugepaged collapsed every hole. */
 /* Range @i has no page missing in x->missing (as last read): collapsed. */
 static bool r4_range_full(const struct r4 *s, unsigned int i)
 {

@@ -37,7 +37,7 @@ static double bench_ceiling(struct race *x, bool registered, size_t holes)
  * Once the race's threads are up (asleep), as for every call of the race:
  * x86 batches the TLB flushes of the pages a shmem collapse unmaps only in
  * an mm that ran on other CPUs too, and flushes page by page otherwise
- * (here, 510 flushes take 2.5 ms: ten times the rest of the call).
+ * (the README has what it costs on one machine).
  */
 void bench_ceilings(struct race *x, size_t holes)
 {

@@ -28,7 +28,7 @@ const char *einval_hint(const struct race *x, int err)
  * Read a word of every page present, as each iteration's verification does
  * before the holes are rebuilt and the race's calls made: a shmem collapse
  * unmaps every page it copies, refused or not, so a call over a mapped
- * range does more work (twice as long, here) than one over what a
+ * range does more work than one over what a
  * previous call left.
  */
 static void touch_present(struct race *x)
