@@ -22,6 +22,8 @@ set -uo pipefail
 unset OUTPUT KDIR KSFT_SRC_PKG STATIC
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=vm/lib.sh
+. "$REPO/vm/lib.sh"	# host_mirror
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/uffd-collapse-suite
 BASE_DIR=$CACHE/fresh-machine
 SUITE=bookworm
@@ -170,16 +172,6 @@ part_build()
 	grep '^kselftest headers from' "$log" | sed 's/^/# /'
 	check_binaries "$tmp/build"
 	say "built with empty /usr/src and cache: $PROGS"
-}
-
-# The host's apt mirror for Debian's main archive (sources in either format).
-host_mirror()
-{
-	{
-		grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{ print $2 }'
-		grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-			sed 's/\[[^]]*\]//' | awk '{ print $2 }'
-	} | grep -v -e security -e backports | head -n 1
 }
 
 # The debootstrap'd base, made once (under a lock, into a temp file, then

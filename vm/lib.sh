@@ -41,6 +41,16 @@ apt_install() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2
 }
 
+# host_mirror: the host's apt mirror for Debian's main archive (sources in
+# either format), for debootstrap.
+host_mirror() {
+	{
+		grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{ print $2 }'
+		grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+			sed 's/\[[^]]*\]//' | awk '{ print $2 }'
+	} | grep -v -e security -e backports | head -n 1
+}
+
 # mktempdir VAR: create a temp dir under /tmp and store its path in VAR.
 # When the script exits, the processes named by DIR/*.pid are killed and the
 # dir is removed. One per script: each call replaces the EXIT trap.
@@ -58,6 +68,68 @@ cleanup_tempdir() {
 		[[ -s $f ]] && kill "$(<"$f")" 2>/dev/null
 	done
 	rm -rf -- "$1"
+}
+
+# --- busybox guests (vm/run.sh, vm/lava.sh) ---
+
+# What the kernel prints when it went wrong (a line with a printk time stamp).
+SPLATS=(
+	'Oops' 'BUG:' 'kernel BUG at' 'WARNING:' 'Kernel panic' 'general protection fault'
+	'UBSAN:' 'KASAN:' 'BUG: soft lockup' 'INFO: task .* blocked for more than' 'hung_task'
+	'rcu_sched self-detected stall' 'rcu: INFO: rcu_.* detected stall'
+	'possible circular locking' 'possible recursive locking' 'Call Trace:'
+)
+SPLAT=$(IFS='|'; echo "${SPLATS[*]}")
+# shellcheck disable=SC2034 # for the scripts that source this
+SPLAT_LINE="\[ *[0-9]+\.[0-9]+\].*($SPLAT)"
+# The console log level: the console shows a message whose level is below
+# it. loglevel=5 at boot shows warnings and worse: __warn() prints the
+# "WARNING:" line at KERN_WARNING (4) and its registers and trace at
+# KERN_DEFAULT, which is default_message_loglevel (4: /proc/sys/kernel/printk
+# reads "7 4 1 7" in the suite on Debian's 6.1 and 6.12); oopses, BUG, soft
+# lockups, hung tasks and RCU stalls print their first line at KERN_ERR or
+# more urgent. guest_init_head raises it to SUITE_LOGLEVEL for the suite,
+# since the stack of a hung or RCU-stalling task comes from
+# sched_show_task() at KERN_INFO (6). Nothing in the suite writes a printk setting; vm/run.sh's
+# /init reports the level after the suite, and a lower one fails the run.
+# shellcheck disable=SC2034
+SUITE_LOGLEVEL=7
+# numa_balancing=disable: page migration makes an anonymous MADV_COLLAPSE
+# fail with EINVAL (SCAN_PTE_NON_PRESENT) at random; guest_init_head also
+# turns off proactive compaction.
+# shellcheck disable=SC2034
+CMDLINE='panic=-1 loglevel=5 printk.time=1 rcupdate.rcu_cpu_stall_timeout=300 watchdog_thresh=60 numa_balancing=disable'
+
+# guest_root DIR BUSYBOX: DIR is the skeleton of a busybox initramfs: the
+# directories /init needs, BUSYBOX as /bin/busybox, /dev/console.
+guest_root() {
+	mkdir -p "$1"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root}
+	cp "$2" "$1/bin/busybox"
+	mknod -m 600 "$1/dev/console" c 5 1
+}
+
+# guest_init_head LOGLEVEL: the start of a busybox guest's /init, for the
+# suite: the applets, /proc /sys /dev /tmp /dev/shm, the /dev links udev
+# makes (kselftest's runner appends to /dev/stdout), no NUMA balancing, no
+# proactive compaction (page migration makes an anonymous MADV_COLLAPSE fail
+# with EINVAL at random), console log level LOGLEVEL.
+guest_init_head() {
+	cat <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/shm
+ln -s /proc/self/fd /dev/fd; ln -s fd/0 /dev/stdin; ln -s fd/1 /dev/stdout; ln -s fd/2 /dev/stderr
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /dev/shm
+for f in /proc/sys/kernel/numa_balancing /proc/sys/vm/compaction_proactiveness; do
+	[ ! -e $f ] || echo 0 >$f || echo "vm-init: cannot write 0 to $f"
+done
+INIT
+	echo "echo $1 >/proc/sys/kernel/printk"
 }
 
 # --- out-of-tree kernel builds (vm/mutants.sh; the same steps as bisect.sh) ---

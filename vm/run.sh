@@ -17,30 +17,6 @@ SPLAT_GRACE=30
 ARGS=()
 DIE_STATUS=128 # setup errors abort "git bisect run"
 START=VMRUN-START RESULT=VMRUN-RESULT
-# What the kernel prints when it went wrong (a line with a printk time stamp).
-SPLATS=(
-	'Oops' 'BUG:' 'kernel BUG at' 'WARNING:' 'Kernel panic' 'general protection fault'
-	'UBSAN:' 'KASAN:' 'BUG: soft lockup' 'INFO: task .* blocked for more than' 'hung_task'
-	'rcu_sched self-detected stall' 'rcu: INFO: rcu_.* detected stall'
-	'possible circular locking' 'possible recursive locking' 'Call Trace:'
-)
-SPLAT=$(IFS='|'; echo "${SPLATS[*]}")
-SPLAT_LINE="\[ *[0-9]+\.[0-9]+\].*($SPLAT)"
-# The console log level: the console shows a message whose level is below
-# it. loglevel=5 at boot shows warnings and worse: __warn() prints the
-# "WARNING:" line at KERN_WARNING (4) and its registers and trace at
-# KERN_DEFAULT, which is default_message_loglevel (4: /proc/sys/kernel/printk
-# reads "7 4 1 7" in the suite on Debian's 6.1 and 6.12); oopses, BUG, soft
-# lockups, hung tasks and RCU stalls print their first line at KERN_ERR or
-# more urgent. /init raises it to SUITE_LOGLEVEL for the suite, since the
-# stack of a hung or RCU-stalling task comes from sched_show_task() at
-# KERN_INFO (6). Nothing in the suite writes a printk setting; /init reports
-# the level after the suite, and a lower one fails the run.
-SUITE_LOGLEVEL=7
-# numa_balancing=disable: page migration makes an anonymous MADV_COLLAPSE
-# fail with EINVAL (SCAN_PTE_NON_PRESENT) at random; /init also turns off
-# proactive compaction.
-CMDLINE='panic=-1 loglevel=5 printk.time=1 rcupdate.rcu_cpu_stall_timeout=300 watchdog_thresh=60 numa_balancing=disable'
 
 usage() {
 	cat <<USAGE
@@ -161,28 +137,13 @@ foreign_busybox() {
 	echo "$dir/bin/busybox"
 }
 
-# write_init FILE: the guest's /init. Before the suite: no NUMA balancing,
-# no proactive compaction (page migration makes an anonymous MADV_COLLAPSE
-# fail with EINVAL at random), console log level SUITE_LOGLEVEL. The VM ends
-# with the suite, so nothing is put back. After it: the suite's status and
-# the console log level, on the result line.
+# write_init FILE: the guest's /init: guest_init_head (vm/lib.sh), then the
+# suite. The VM ends with the suite, so nothing is put back. After it: the
+# suite's status and the console log level, on the result line.
 write_init() {
-	cat >"$1" <<'INIT'
-#!/bin/busybox sh
-/bin/busybox --install -s
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/shm
-# the links udev makes (kselftest's runner appends to /dev/stdout)
-ln -s /proc/self/fd /dev/fd; ln -s fd/0 /dev/stdin; ln -s fd/1 /dev/stdout; ln -s fd/2 /dev/stderr
-mount -t tmpfs tmpfs /tmp
-mount -t tmpfs tmpfs /dev/shm
-for f in /proc/sys/kernel/numa_balancing /proc/sys/vm/compaction_proactiveness; do
-	[ ! -e $f ] || echo 0 >$f || echo "vm-init: cannot write 0 to $f"
-done
-echo @LOGLEVEL@ >/proc/sys/kernel/printk
+	{
+		guest_init_head "$SUITE_LOGLEVEL"
+		cat <<'INIT'
 set --
 while IFS= read -r a; do set -- "$@" "$a"; done </suite.args
 cd /suite
@@ -193,16 +154,15 @@ read -r level rest </proc/sys/kernel/printk
 printf '\n%s %s console_loglevel=%s\n' VMRUN-RESULT: $rc "$level"
 poweroff -f
 INIT
-	sed -i "s/@LOGLEVEL@/$SUITE_LOGLEVEL/" "$1"
+	} >"$1"
 	chmod +x "$1"
 }
 
 # make_initramfs FILE: busybox, /init, /suite and /suite.args as a newc cpio.
 make_initramfs() {
 	local root=$TMP/root a
-	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,suite}
-	cp "$BUSYBOX" "$root/bin/busybox"
-	mknod -m 600 "$root/dev/console" c 5 1
+	guest_root "$root" "$BUSYBOX"
+	mkdir "$root/suite"
 	write_init "$root/init"
 	stage_suite "$root/suite"
 	for a in "${ARGS[@]}"; do
