@@ -13,13 +13,13 @@ NAME=uffd_collapse
 PKG=linux-source-6.12
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/uffd-collapse-suite/$PKG
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-tree='' keep='' tmp='' unpack='' arch=''
+tree='' keep='' tmp='' unpack='' arch='' install=''
 CROSS=aarch64-linux-gnu-
 
 usage()
 {
 	cat <<EOF
-Usage: $0 [-h] [--tree DIR] [--arch arm64] [--keep]
+Usage: $0 [-h] [--tree DIR] [--arch arm64] [--keep] [--install DIR]
   --tree DIR  use kernel tree DIR, else Debian's $PKG tarball
               (scripts/linux-source.sh: apt-get download into the cache)
               extracted (less drivers/ sound/ Documentation/, arch/ but
@@ -30,6 +30,9 @@ Usage: $0 [-h] [--tree DIR] [--arch arm64] [--keep]
               run_kselftest.sh in an arm64 VM (vm/run.sh --arch arm64
               --numa-nodes 2, Debian's 6.12)
   --keep      keep the kselftest install directory
+  --install DIR
+              only build (static) and install into DIR, run nothing (the
+              kselftest tree vm/lava.sh puts into its ramdisk)
 Exit: 0 the suite built, installed and passed under run_kselftest.sh; 1 not.
 EOF
 }
@@ -108,7 +111,8 @@ build_install()
 	local f cross=() bins
 	bins=$(sed -n "s/^TEST_GEN_PROGS := //p" "$REPO/Makefile")
 	# arm64 out of tree (O=): the tree keeps its x86 headers
-	[ -z "$arch" ] || cross=(O="$tmp/o" ARCH=arm64 CROSS_COMPILE="$CROSS" STATIC=1)
+	[ -z "$arch" ] || cross=(O="$tmp/o" ARCH=arm64 CROSS_COMPILE="$CROSS")
+	[ -z "$arch$install" ] || cross+=(STATIC=1)
 	step "make headers" make -C "$tree" -j"$(nproc)" "${cross[@]}" headers
 	step "build+install" make -C "$tree/tools/testing/selftests" \
 		"${cross[@]}" TARGETS=$NAME install INSTALL_PATH="$tmp/kselftest"
@@ -190,6 +194,9 @@ while [ $# -gt 0 ]; do
 	-h|--help) usage; exit 0 ;;
 	--tree) tree=$(cd "${2:?usage: --tree DIR}" && pwd); shift ;;
 	--keep) keep=1 ;;
+	--install)
+		[ -n "${2-}" ] || { usage >&2; exit 1; }
+		install=$2; shift ;;
 	--arch)
 		[ "${2-}" = arm64 ] || { usage >&2; exit 1; }
 		arch=arm64; shift ;;
@@ -210,5 +217,13 @@ fi
 [ -f "$tree/tools/testing/selftests/lib.mk" ] || die "$tree: no kselftest"
 copy_suite
 build_install
+if [ -n "$install" ]; then
+	if ! { rm -rf "$install" && mkdir -p "$(dirname "$install")" &&
+	       cp -a "$tmp/kselftest" "$install"; }; then
+		die "cannot copy the install to $install"
+	fi
+	log "installed in $install"
+	exit 0
+fi
 if [ -n "$arch" ]; then run_ksft_vm; else run_ksft; fi
 check_output
