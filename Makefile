@@ -42,7 +42,7 @@ CFLAGS += -isystem $(KSFT_DIR)
 PROGS := $(addprefix $(OUTPUT)/,$(TEST_GEN_PROGS))
 
 .PHONY: all run check clean deps bench check-bisect check-mutants postcopy \
-	check-postcopy check-arm64
+	check-postcopy check-arm64 check-lava
 all: $(PROGS)
 
 $(OUTPUT)/%: %.c $(LIB_SRCS) $(LOCAL_HDRS) $(KSFT_HDRS)
@@ -96,6 +96,11 @@ $(OUTPUT)/postcopy/%: postcopy/%.c
 # (TCG), against tests/expectations. Not part of "make check": it takes long.
 check-arm64:
 	tests/check.sh --arm64
+
+# The suite under LAVA's dispatcher (lava-run) on Debian's 6.1 and 6.12,
+# as a KernelCI lab runs it (also part of make check).
+check-lava:
+	tests/check.sh --lava
 
 check-postcopy: postcopy
 	vm/postcopy.sh --bin $(OUTPUT)/postcopy --expect

@@ -8,6 +8,9 @@
 #    kernels, per-test results compared with tests/expectations, and the
 #    VM runner's verdicts on a kernel that does not boot, a hang, a WARNING;
 #    each run also read as KernelCI's LAVA parser reads it: same results;
+#  - the suite installed from a kernel tree and run under LAVA's dispatcher
+#    (vm/lava.sh) on both kernels: LAVA's test cases as KernelCI reads the
+#    run, the results as tests/expectations says;
 #  - the suite built and run the kselftest way inside a kernel tree.
 # Ends with "N passed, N failed"; exits 1 if anything failed.
 set -uo pipefail
@@ -26,10 +29,12 @@ export OUTPUT
 usage()
 {
 	cat <<EOF
-Usage: $0 [-h] [--arm64]
+Usage: $0 [-h] [--arm64 | --lava]
   --arm64  only the suite on Debian's arm64 6.1 and 6.12 kernels, in
            qemu-system-aarch64 under TCG, and cross-built in a kernel
            tree and run by run_kselftest.sh on arm64 6.12 (make check-arm64)
+  --lava   only the suite under LAVA's dispatcher on Debian's 6.1 and 6.12
+           (vm/lava.sh; make check-lava)
 Environment: SKIP_VM=1 skips the known-kernel VM runs; OUTPUT=<dir> where
 the binaries are (default build/).
 EOF
@@ -553,29 +558,99 @@ signal_run()
 	return $rc
 }
 
+# fetch_kernels: Debian's known-bad and known-good kernels (vm/fetch-kernels.sh,
+# cached) in KBAD and KGOOD; else a failed check line saying what came.
+fetch_kernels()
+{
+	local tag path
+	KBAD='' KGOOD=''
+	timeout -k 10 600 "$REPO/vm/fetch-kernels.sh" --arch "$VM_ARCH" > "$tmp/kernels"
+	while read -r tag path; do
+		case $tag in
+		known-bad) KBAD=$path ;;
+		known-good) KGOOD=$path ;;
+		esac
+	done < "$tmp/kernels"
+	[ -n "$KBAD" ] && [ -n "$KGOOD" ] && [ -r "$KBAD" ] && [ -r "$KGOOD" ] && return
+	report "fetch Debian's known-bad and known-good kernels (got: $(tr '\n' ' ' < "$tmp/kernels"))" 1
+	return 1
+}
+
 # The suite on Debian's known-bad and known-good kernels, each named by its
 # exact package and version.
 check_known_kernels()
 {
-	local tag path bad='' good=''
-	timeout -k 10 600 "$REPO/vm/fetch-kernels.sh" --arch "$VM_ARCH" > "$tmp/kernels"
-	while read -r tag path; do
-		case $tag in
-		known-bad) bad=$path ;;
-		known-good) good=$path ;;
-		esac
-	done < "$tmp/kernels"
-	if [ -z "$bad" ] || [ -z "$good" ] || [ ! -r "$bad" ] || [ ! -r "$good" ]; then
-		report "fetch Debian's known-bad and known-good kernels (got: $(tr '\n' ' ' < "$tmp/kernels"))" 1
-		return
-	fi
-	check "suite on Debian 6.1 ($(cat "$bad.version"), known-bad) in a $VM_ARCH VM" \
-		check_vm 6.1 "$bad"
-	check "suite on Debian 6.12 ($(cat "$good.version"), known-good) in a $VM_ARCH VM" \
-		check_vm 6.12 "$good"
+	fetch_kernels || return
+	check "suite on Debian 6.1 ($(cat "$KBAD.version"), known-bad) in a $VM_ARCH VM" \
+		check_vm 6.1 "$KBAD"
+	check "suite on Debian 6.12 ($(cat "$KGOOD.version"), known-good) in a $VM_ARCH VM" \
+		check_vm 6.12 "$KGOOD"
 	[ "$VM_ARCH" != amd64 ] ||
 		check "vm/run.sh: 125 for no boot and a hang, 1 for a WARNING" \
-			check_vm_runner "$good"
+			check_vm_runner "$KGOOD"
+}
+
+# The suite as a KernelCI lab runs it, on both known kernels: installed the
+# kselftest way, booted and run by LAVA's dispatcher (vm/lava.sh).
+check_lava_kernels()
+{
+	local t0=$SECONDS
+	fetch_kernels || return
+	if ! diagnostics timeout -k 30 1800 "$REPO/tests/kselftest-tree.sh" \
+			--install "$tmp/ksft" > "$tmp/ksft.log"; then
+		report "the suite installed from a kernel tree for LAVA" 1 $((SECONDS - t0))
+		{ echo "# check $n: the kselftest install:"; tail -n 5 "$tmp/ksft.log"; } >> "$tmp/failures"
+		return
+	fi
+	check "suite under LAVA (lava-run) on Debian 6.1 ($(cat "$KBAD.version"), known-bad)" \
+		check_lava 6.1 "$KBAD"
+	check "suite under LAVA (lava-run) on Debian 6.12 ($(cat "$KGOOD.version"), known-good)" \
+		check_lava 6.12 "$KGOOD"
+}
+
+# check_lava KERNEL FILE: vm/lava.sh's job completed; the run's KTAP (from
+# the job log) is as tests/expectations says (compare(): run_kselftest.sh's
+# exit status tells nothing, so the run's is 1 when a binary failed); LAVA
+# recorded exactly the test cases KernelCI's reading of that KTAP gives,
+# with the same results; no kernel splat during the run.
+check_lava()
+{
+	local out=$tmp/lava-$1 status=0 rc=0 splat
+	if ! timeout -k 30 3000 "$REPO/vm/lava.sh" --kernel "$2" --ksft "$tmp/ksft" \
+			--out "$out" --name "Debian $(cat "$2.version")" 2> "$out.err"; then
+		grep -v '^[A-Z]:\|^Get:\|^Setting up\|^Unpacking\|^Selecting\|^Preparing' "$out.err" |
+			tail -n 8 | sed 's/^/# vm\/lava.sh: /'
+		return 1
+	fi
+	grep '^vm: lava-run' "$out.err" | sed 's/^/# /'
+	grep -q '^not ok [0-9]* selftests: uffd_collapse: ' "$out/ktap" && status=1
+	compare "$1" "$out/ktap" "$status" "$(cat "$2.version")" || rc=1
+	lava_recorded "$out/results" || rc=1
+	splat=$(. "$REPO/vm/lib.sh" && grep -aE "$SPLAT_LINE" "$out/ktap" | head -n 5)
+	if [ -n "$splat" ]; then
+		echo "# a kernel splat during the run under LAVA:"
+		sed 's/^/#   /' <<< "$splat"
+		rc=1
+	fi
+	return $rc
+}
+
+# lava_recorded RESULTS: LAVA's test cases (NAME pass|fail|skip) are those
+# of KernelCI's reading of the run ($tmp/kci, from compare()) and each
+# binary's own result ($tmp/tops), no more, no fewer, with the same results.
+lava_recorded()
+{
+	{
+		awk '{ print $3, tolower($2) }' "$tmp/kci"
+		awk '{ print "uffd_collapse_" $1, tolower($2) }' "$tmp/tops"
+	} | sort > "$tmp/lava.want"
+	sort "$1" | diff "$tmp/lava.want" - > "$tmp/lava.diff" && {
+		echo "# LAVA recorded $(wc -l < "$1") test cases, as KernelCI reads the run"
+		return
+	}
+	echo "# LAVA recorded other test cases than KernelCI's reading of the run (<: KernelCI, >: LAVA):"
+	head -n 20 "$tmp/lava.diff" | sed 's/^/# /'
+	return 1
 }
 
 # A real client: QEMU postcopy live migration of a guest whose RAM is a
@@ -604,6 +679,10 @@ case ${1:-} in
 		diagnostics timeout -k 30 5400 "$REPO/tests/kselftest-tree.sh" --arch arm64
 	finish
 	exit ;;
+--lava)
+	check_lava_kernels
+	finish
+	exit ;;
 '') ;;
 *) usage >&2; exit 2 ;;
 esac
@@ -614,6 +693,7 @@ check "the binaries have every test of tests/listed, and no other" check_listed
 check "THP knobs restored after a run and after SIGINT" check_knobs
 check "suite on the running kernel ($(uname -r))" check_host
 [ -n "$SKIP_VM" ] || check_known_kernels
+[ -n "$SKIP_VM" ] || check_lava_kernels
 check "QEMU postcopy migration vs MADV_COLLAPSE on the running kernel" \
 	check_postcopy
 check "a clean clone builds with empty /usr/src and cache; make run passes in a fresh Debian 12 chroot" \
