@@ -45,7 +45,8 @@ Usage: $0 --kernel FILE --ksft DIR --out DIR [--name NAME] [--timeout S]
   --timeout S    bound on the whole job (default $TIMEOUT s)
 The chroot with lava-dispatcher is made on the first run ($ROOT).
 Exit: 0 the job completed (whatever the tests' results: read DIR/results);
-1 it did not (no boot, a timeout, a LAVA error: the reason on stderr);
+1 it did not (no boot, a timeout, a LAVA error), or the kernel printed a
+splat during the suite: the reason on stderr;
 2 usage or set-up error. Needs root (debootstrap, chroot, mounts).
 USAGE
 }
@@ -180,10 +181,11 @@ write_job() {
 		die "cannot render the device dictionary"
 }
 
-# run_job: lava-run, bounded; then its log read into OUT's files. Prints
-# why the job did not complete, and returns 1, if it did not.
+# run_job: lava-run, bounded; then its log read into OUT's files. Returns 1,
+# saying why, if the job did not complete or the kernel printed a splat
+# (SPLAT_LINE, vm/lib.sh) during the run, as vm/run.sh does.
 run_job() {
-	local t0=$SECONDS rc=0 last
+	local t0=$SECONDS rc=0 last splat
 	in_chroot "$ROOT" "$OUT" "$TIMEOUT" lava-run --job-id 1 \
 		--output-dir /lava-work/lava-out --device /lava-work/device.yaml \
 		/lava-work/job.yaml >"$OUT/job.log" 2>&1 || rc=$?
@@ -192,9 +194,15 @@ run_job() {
 	last=$(tail -n 1 "$OUT/job")
 	log "lava-run exit $rc in $((SECONDS - t0)) s: $last; $(wc -l <"$OUT/results") test cases"
 	((rc != 124 && rc != 137)) || { log "the job timed out after $TIMEOUT s"; return 1; }
-	[[ $last == "job pass" ]] && return 0
-	log "the job did not complete ($last):"
-	sed 's/^/  /' "$OUT/errors" | tail -n 5 >&2
+	if [[ $last != "job pass" ]]; then
+		log "the job did not complete ($last):"
+		sed 's/^/  /' "$OUT/errors" | tail -n 5 >&2
+		return 1
+	fi
+	splat=$(grep -aE "$SPLAT_LINE" "$OUT/ktap" | head -n 5) || true
+	[[ -z $splat ]] && return 0
+	log "KERNEL SPLAT during the suite:"
+	sed 's/^/  /' <<<"$splat" >&2
 	return 1
 }
 
