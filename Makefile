@@ -93,13 +93,14 @@ $(OUTPUT)/postcopy/%: postcopy/%.c
 
 # On the running kernel and nested on Debian 6.12 and 6.1 (minutes).
 # The suite on Debian's arm64 6.1 and 6.12 kernels under qemu-system-aarch64
-# (TCG), against tests/expectations. Not part of "make check": it takes long.
-check-arm64:
+# (TCG), against tests/expectations (run_tests.sh -l on the host lists the
+# tests each run must have). Not part of "make check": it takes long.
+check-arm64: all
 	tests/check.sh --arm64
 
 # The suite under LAVA's dispatcher (lava-run) on Debian's 6.1 and 6.12,
 # as a KernelCI lab runs it (also part of make check).
-check-lava:
+check-lava: all
 	tests/check.sh --lava
 
 check-postcopy: postcopy
