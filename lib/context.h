@@ -1,15 +1,27 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Collapse contexts: where MADV_COLLAPSE is called from. The guarantee
- * holds whichever asks: this thread (madvise(2)), an io_uring worker
- * (IORING_OP_MADVISE), or another process (process_madvise(2)).
+ * Collapse contexts: who collapses. The guarantee holds whichever does:
+ * MADV_COLLAPSE from this thread (madvise(2)), from an io_uring worker
+ * (IORING_OP_MADVISE) or from another process (process_madvise(2)); or
+ * khugepaged, on a range advised MADV_HUGEPAGE.
  */
 #ifndef UFFD_SUITE_CONTEXT_H
 #define UFFD_SUITE_CONTEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
-enum collapse_ctx { CTX_MADVISE, CTX_IO_URING, CTX_PROCESS_MADVISE, NR_CTX };
+enum collapse_ctx {
+	CTX_MADVISE, CTX_IO_URING, CTX_PROCESS_MADVISE, CTX_KHUGEPAGED, NR_CTX
+};
+
+/*
+ * khugepaged answers nothing: its context's collapse() says 0 once the
+ * range is PMD-mapped, else COLLAPSE_LEFT_ALONE (not an errno) after two
+ * more full scans of khugepaged, or ETIMEDOUT if it made none.
+ */
+#define COLLAPSE_LEFT_ALONE	1000
+#define KHUGEPAGED_WAIT_MS	30000
 
 struct collapse_context {
 	const char *name;
@@ -21,6 +33,8 @@ struct collapse_context {
 	/* 0, or the errno of MADV_COLLAPSE of [@addr, @addr + @len). */
 	int (*collapse)(void *addr, size_t len);
 	void (*stop)(void);
+	/* Does collapse() give the errno the kernel gave (not khugepaged)? */
+	bool answers;
 };
 
 extern const struct collapse_context collapse_contexts[NR_CTX];

@@ -397,6 +397,95 @@ bool thp_wait_pmd_mapped(const void *addr, long bytes, int timeout_ms)
 	return false;
 }
 
+/*
+ * Touch, in each PMD of [@addr, @addr + @len), the first page resident
+ * in memory or in the page cache (mincore()): never a missing page, whose
+ * fault a userfaultfd would see. A file range khugepaged collapsed is
+ * PMD-mapped only at such a fault (its page table was retracted). The
+ * number of resident pages, or -1.
+ */
+static long touch_resident(const char *addr, size_t len, size_t pmd_size)
+{
+	size_t ps = getpagesize(), n = len / ps, per = pmd_size / ps, i;
+	unsigned char *vec = malloc(n);
+	long resident = 0;
+	bool touched = false;
+
+	if (!vec || mincore((void *)addr, len, vec)) {
+		free(vec);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (i % per == 0)
+			touched = false;
+		if (!(vec[i] & 1))
+			continue;
+		resident++;
+		if (!touched)
+			(void)*(const volatile char *)(addr + i * ps);
+		touched = true;
+	}
+	free(vec);
+	return resident;
+}
+
+int thp_khugepaged_wait(void *addr, size_t len, long scans, int timeout_ms)
+{
+	size_t pmd = thp_pmd_size();
+	long target = thp_full_scans() + scans, resident, last = -1;
+	bool scanned;
+	int waited;
+
+	for (waited = 0; waited <= timeout_ms; waited += 10) {
+		scanned = thp_full_scans() >= target;
+		resident = touch_resident(addr, len, pmd);
+		if (resident < 0)
+			return -1;
+		if (thp_pmd_mapped(addr) >= (long)len)
+			return 1;
+		if (resident != last && last >= 0) {
+			/* khugepaged is at work here: give it @scans more */
+			target = thp_full_scans() + scans;
+			scanned = false;
+		}
+		last = resident;
+		if (scanned)
+			return 0;
+		sleep_ms(10);
+	}
+	return -1;
+}
+
+/* The knobs thp_khugepaged_fast() sets, and their values before it. */
+static const char *const fast_knobs[][2] = {
+	{ "khugepaged/scan_sleep_millisecs", "1" },
+	{ "khugepaged/alloc_sleep_millisecs", "1" },
+	{ "khugepaged/pages_to_scan", "524288" },
+};
+static char fast_saved[ARRAY_SIZE(fast_knobs)][32];
+
+void thp_khugepaged_fast(void)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fast_knobs); i++) {
+		if (thp_knob_get(fast_knobs[i][0], fast_saved[i],
+				 sizeof(fast_saved[i])))
+			fast_saved[i][0] = '\0';
+		else
+			thp_knob_set(fast_knobs[i][0], fast_knobs[i][1]);
+	}
+}
+
+void thp_khugepaged_fast_undo(void)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fast_knobs); i++)
+		if (fast_saved[i][0])
+			thp_knob_set(fast_knobs[i][0], fast_saved[i]);
+}
+
 void *thp_khugepaged_enroll(size_t pmd_size)
 {
 	char *p = mmap(NULL, 2 * pmd_size, PROT_READ | PROT_WRITE,

@@ -56,6 +56,24 @@ bool thp_wait_pmd_mapped(const void *addr, long bytes, int timeout_ms);
  */
 void *thp_khugepaged_enroll(size_t pmd_size);
 
+/*
+ * Wait for khugepaged over [@addr, @addr + @len), one VMA from @addr on:
+ * 1 once it is all PMD-mapped, 0 if khugepaged completed @scans more full
+ * scans without that and without a change in which pages are present, -1
+ * on error or after @timeout_ms. Faults in only present pages (never a
+ * missing one: a userfaultfd would see it).
+ */
+int thp_khugepaged_wait(void *addr, size_t len, long scans, int timeout_ms);
+/*
+ * khugepaged made fast: a full scan of every process registered with it
+ * (other processes' huge MADV_HUGEPAGE mappings too, such as a VM's RAM)
+ * in a wakeup or two, every millisecond. Only these knobs change, and
+ * thp_khugepaged_fast_undo() puts only these back: rewriting the others
+ * (as thp_knobs_for_suite() does) would disturb other processes' collapses
+ * for a moment.
+ */
+void thp_khugepaged_fast(void);
+void thp_khugepaged_fast_undo(void);
 long thp_full_scans(void);
 /* Wait until khugepaged completed @nr more full scans; false on timeout. */
 bool thp_wait_full_scans(long nr, int timeout_ms);
