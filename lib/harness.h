@@ -35,7 +35,8 @@ static inline bool harness_lists_only(int argc, char **argv)
 
 /*
  * Variants: a memory type; or one per collapse context (lib/context.h),
- * named <type> (madvise), <type>_io_uring and <type>_process_madvise.
+ * named <type> (madvise), <type>_io_uring, <type>_process_madvise and
+ * <type>_khugepaged.
  */
 #define ADD_TYPE(fixture, name, mtype)					\
 	FIXTURE_VARIANT_ADD(fixture, name) { .type = mtype }
@@ -45,7 +46,9 @@ static inline bool harness_lists_only(int argc, char **argv)
 	FIXTURE_VARIANT_ADD(fixture, name##_io_uring) {			\
 		.type = mtype, .ctx = CTX_IO_URING };			\
 	FIXTURE_VARIANT_ADD(fixture, name##_process_madvise) {		\
-		.type = mtype, .ctx = CTX_PROCESS_MADVISE }
+		.type = mtype, .ctx = CTX_PROCESS_MADVISE };		\
+	FIXTURE_VARIANT_ADD(fixture, name##_khugepaged) {		\
+		.type = mtype, .ctx = CTX_KHUGEPAGED }
 #define ADD_SHMEM_TYPES(fixture, add)					\
 	add(fixture, memfd, MEM_MEMFD);					\
 	add(fixture, shared_anon, MEM_SHARED_ANON);			\

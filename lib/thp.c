@@ -456,6 +456,18 @@ int thp_khugepaged_wait(void *addr, size_t len, long scans, int timeout_ms)
 	return -1;
 }
 
+void thp_compact_memory(void)
+{
+	int fd = open("/proc/sys/vm/compact_memory", O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = write(fd, "1", 1);	/* if it fails, the caller sees the outcome */
+	(void)n;
+	close(fd);
+}
+
 /* The knobs thp_khugepaged_fast() sets, and their values before it. */
 static const char *const fast_knobs[][2] = {
 	{ "khugepaged/scan_sleep_millisecs", "1" },

@@ -74,6 +74,8 @@ int thp_khugepaged_wait(void *addr, size_t len, long scans, int timeout_ms);
  */
 void thp_khugepaged_fast(void);
 void thp_khugepaged_fast_undo(void);
+/* Compact all memory (/proc/sys/vm/compact_memory), where the kernel can. */
+void thp_compact_memory(void);
 long thp_full_scans(void);
 /* Wait until khugepaged completed @nr more full scans; false on timeout. */
 bool thp_wait_full_scans(long nr, int timeout_ms);

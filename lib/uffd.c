@@ -107,18 +107,23 @@ static int handler_copy(struct uffd_handler *h, unsigned long page, void *buf)
  * A MINOR fault (MODE_MINOR registered): the page is in the page cache,
  * only not mapped here; map it as it is (UFFDIO_CONTINUE). Counted apart
  * from missing-page events: a page seen missing that faults as MINOR was
- * filled behind userspace's back.
+ * filled behind userspace's back. A failed UFFDIO_CONTINUE wakes no one
+ * (EEXIST: mapped meanwhile, e.g. by a PMD; EAGAIN): wake the faulting
+ * thread, which retries its fault.
  */
 static void handler_continue(struct uffd_handler *h, unsigned long page)
 {
 	struct uffdio_continue cont = {
 		.range = { .start = page, .len = h->page_size },
 	};
-	int ret = ioctl(h->uffd, UFFDIO_CONTINUE, &cont);
+	int ret = ioctl(h->uffd, UFFDIO_CONTINUE, &cont) ? errno : 0;
+
+	if (ret)
+		ioctl(h->uffd, UFFDIO_WAKE, &cont.range);
 
 	pthread_mutex_lock(&h->lock);
 	h->nr_minor++;
-	h->nr_errors += ret && errno != EEXIST;
+	h->nr_errors += ret && ret != EEXIST;
 	pthread_mutex_unlock(&h->lock);
 }
 
