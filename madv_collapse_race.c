@@ -1762,7 +1762,7 @@ FIXTURE_TEARDOWN(race)
  * A registration racing MADV_COLLAPSE: pages seen missing after it fault to
  * userspace, whatever the moment; the collapse says success/EBUSY/EAGAIN.
  */
-TEST_F(race, reg_vs_collapse)
+TEST_F_TIMEOUT(race, reg_vs_collapse, RACE_TIMEOUT_S(1))
 {
 	struct r1 s = { 0 };
 
@@ -1776,7 +1776,7 @@ TEST_F(race, reg_vs_collapse)
  * present page (EAGAIN is retried): the invariant holds, and no collapse
  * succeeds while pinned.
  */
-TEST_F(race, reg_vs_collapse_uring_pins)
+TEST_F_TIMEOUT(race, reg_vs_collapse_uring_pins, RACE_TIMEOUT_S(1))
 {
 	struct race *x = &self->x;
 	struct r1 s = { 0 };
@@ -1805,7 +1805,7 @@ TEST_F(race, reg_vs_collapse_uring_pins)
  * Holes filled (stores, pwrite, fallocate) while MADV_COLLAPSE runs: no write
  * lost, the collapse says success or EAGAIN, untouched holes read zero.
  */
-TEST_F(race, fill_vs_collapse)
+TEST_F_TIMEOUT(race, fill_vs_collapse, RACE_TIMEOUT_S(1))
 {
 	struct race *x = &self->x;
 
@@ -1820,7 +1820,7 @@ TEST_F(race, fill_vs_collapse)
  * The registration goes while MADV_COLLAPSE runs: once it is gone, the
  * collapse succeeds (no hang, no stale EBUSY).
  */
-TEST_F(race, unregister_vs_collapse)
+TEST_F_TIMEOUT(race, unregister_vs_collapse, RACE_TIMEOUT_S(1))
 {
 	unsigned long max_tries = 0;
 
@@ -1896,7 +1896,7 @@ FIXTURE_TEARDOWN(race_khugepaged)
  * Registrations racing khugepaged over many ranges with holes: a range seen
  * with holes after its registration is never collapsed behind its back.
  */
-TEST_F(race_khugepaged, khugepaged_vs_reg)
+TEST_F_TIMEOUT(race_khugepaged, khugepaged_vs_reg, RACE_TIMEOUT_S(KHUGEPAGED_BUDGET_X))
 {
 	struct race *x = &self->x;
 	struct r4 s = { .x = x, .per = x->r.pmd_size / x->ps };
@@ -1935,7 +1935,7 @@ FIXTURE_TEARDOWN(race_shmem)
  * Collapses failing part-way (MODE_MISSING, a fill, a pin, a touch): a
  * reader of the data/hole map and fstat never sees a half-collapsed range.
  */
-TEST_F(race_shmem, observer_vs_failed_collapse)
+TEST_F_TIMEOUT(race_shmem, observer_vs_failed_collapse, RACE_TIMEOUT_S(1))
 {
 	unsigned long passes = 0, charged = 0;
 
@@ -1952,7 +1952,7 @@ TEST_F(race_shmem, observer_vs_failed_collapse)
  * the walk looked at its mapping finds no page missing (the retry entries
  * hide the holes until the huge page is stored), or the holes raise events.
  */
-TEST_F(race_shmem, reg_vs_crowded_collapse)
+TEST_F_TIMEOUT(race_shmem, reg_vs_crowded_collapse, RACE_TIMEOUT_S(1))
 {
 	struct r1 s = { .crowd_wanted = true };
 
@@ -1965,7 +1965,7 @@ TEST_F(race_shmem, reg_vs_crowded_collapse)
  * Another process registers and unregisters on its own mapping of the file
  * while this one collapses: the other process's invariant holds.
  */
-TEST_F(race_shmem, other_process_reg_vs_collapse)
+TEST_F_TIMEOUT(race_shmem, other_process_reg_vs_collapse, RACE_TIMEOUT_S(1))
 {
 	run_other_process(&self->x);
 	race_verdict(_metadata, &self->x,
@@ -2000,7 +2000,7 @@ FIXTURE_TEARDOWN(race_numa)
  * Race 1 with memory on node 1, the collapser bound to node 0 and the
  * registrar to node 1 (numa_run_on_node): the invariant holds there too.
  */
-TEST_F(race_numa, reg_vs_collapse_across_nodes)
+TEST_F_TIMEOUT(race_numa, reg_vs_collapse_across_nodes, RACE_TIMEOUT_S(1))
 {
 	struct r1 s = { 0 };
 
@@ -2059,24 +2059,12 @@ static void usage(const char *prog)
 		"  --seed N       seed of every varied moment (default: from the clock; printed)\n"
 		"  --stress N     multiply every race's time and iteration budget by N (default 1)\n"
 		"  --budget-ms N  time budget of each race in ms (default %d; khugepaged x%d)\n"
+		"                 --budget-ms times --stress: at most %d ms (the harness's\n"
+		"                 per-test timeouts, fixed at build time, cover that)\n"
 		"  --bench        print iteration and window rates of races 1 and 2 next to\n"
 		"                 the rate of bare MADV_COLLAPSE calls, instead of testing\n"
 		"Environment: UFFD_RACE_SEED, UFFD_RACE_STRESS, UFFD_RACE_BUDGET_MS (the options win).\n\n",
-		prog, DEFAULT_BUDGET_MS, KHUGEPAGED_BUDGET_X);
-}
-
-/* The harness's per-test timeout must cover the budget. */
-static void scale_timeouts(void)
-{
-	int need = opt.budget_ms / 1000.0 * opt.stress * KHUGEPAGED_BUDGET_X *
-		   RACE_BUDGET_MORE_X + 120;
-	struct __fixture_metadata *f;
-	struct __test_metadata *t;
-
-	for (f = __fixture_list; f; f = f->next)
-		for (t = f->tests; t; t = t->next)
-			if (t->timeout < need)
-				t->timeout = need;
+		prog, DEFAULT_BUDGET_MS, KHUGEPAGED_BUDGET_X, RACE_MAX_BUDGET_MS);
 }
 
 int main(int argc, char **argv)
@@ -2084,12 +2072,13 @@ int main(int argc, char **argv)
 	char *help[] = { argv[0], "-h", NULL };
 	int ret;
 
-	race_opts_env(&opt);
-	ret = race_opts_parse(&opt, &argc, argv);
+	ret = race_opts_env(&opt);
+	if (!ret)
+		ret = race_opts_parse(&opt, &argc, argv);
 	if (ret < 0 || ret == 2) {
 		usage(argv[0]);
 		if (ret < 0)
-			return KSFT_FAIL;
+			return 2;	/* a usage error */
 		return test_harness_run(2, help) == KSFT_SKIP ? 0 : KSFT_FAIL;
 	}
 	if (ret != 1 && harness_lists_only(argc, argv))
@@ -2098,6 +2087,5 @@ int main(int argc, char **argv)
 	thp_knobs_for_suite();
 	if (ret == 1)
 		return bench();
-	scale_timeouts();
 	return test_harness_run(argc, argv);
 }

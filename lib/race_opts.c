@@ -2,6 +2,7 @@
 /* The races' options: environment and argv (race_opts.h). */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,17 +39,37 @@ static bool set_opt(struct race_opts *opt, const char *name,
 	return true;
 }
 
-void race_opts_env(struct race_opts *opt)
+/* The value of @var, if set, for option @name: false if it is not valid. */
+static bool env_opt(struct race_opts *opt, const char *var, const char *name)
+{
+	const char *val = getenv(var);
+
+	if (!val || set_opt(opt, name, val))
+		return true;
+	fprintf(stderr, "%s=%s: not a valid --%s\n", var, val, name);
+	return false;
+}
+
+int race_opts_env(struct race_opts *opt)
 {
 	uint64_t t = race_now_ns();
+	bool ok;
 
 	opt->seed = (t ^ (t >> 32) ^ ((uint64_t)getpid() << 16)) % 1000000000;
-	if (getenv("UFFD_RACE_SEED"))
-		set_opt(opt, "seed", getenv("UFFD_RACE_SEED"));
-	if (getenv("UFFD_RACE_STRESS"))
-		set_opt(opt, "stress", getenv("UFFD_RACE_STRESS"));
-	if (getenv("UFFD_RACE_BUDGET_MS"))
-		set_opt(opt, "budget-ms", getenv("UFFD_RACE_BUDGET_MS"));
+	ok = env_opt(opt, "UFFD_RACE_SEED", "seed");
+	ok &= env_opt(opt, "UFFD_RACE_STRESS", "stress");
+	ok &= env_opt(opt, "UFFD_RACE_BUDGET_MS", "budget-ms");
+	return ok ? 0 : -1;
+}
+
+/* The budget fits in the harness's per-test timeouts (race_opts.h). */
+static bool budget_fits(const struct race_opts *opt)
+{
+	if ((uint64_t)opt->budget_ms * opt->stress <= RACE_MAX_BUDGET_MS)
+		return true;
+	fprintf(stderr, "--budget-ms %u times --stress %u is more than %d ms: the harness's per-test timeouts are fixed at build time\n",
+		opt->budget_ms, opt->stress, RACE_MAX_BUDGET_MS);
+	return false;
 }
 
 /* See race_opts.h. */
@@ -71,8 +92,11 @@ int race_opts_parse(struct race_opts *opt, int *argc, char **argv)
 				val = argv[++i];
 			else
 				continue;
-			if (!set_opt(opt, names[k], val))
+			if (!set_opt(opt, names[k], val)) {
+				fprintf(stderr, "--%s %s: not a valid value\n",
+					names[k], val);
 				ret = -1;
+			}
 			break;
 		}
 		if (k < ARRAY_SIZE(names))
@@ -87,5 +111,7 @@ int race_opts_parse(struct race_opts *opt, int *argc, char **argv)
 	for (j = out; j < *argc; j++)
 		argv[j] = NULL;
 	*argc = out;
+	if (!ret && !budget_fits(opt))	/* --bench has no harness timeout */
+		ret = -1;
 	return ret;
 }
