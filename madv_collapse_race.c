@@ -45,7 +45,8 @@
  *     range while khugepaged was collapsing the batch (it had collapsed
  *     another range by then, and collapsed yet another after), in a batch
  *     whose full scans all came within their bounded wait.
- *  5. other_process_reg_vs_collapse: as 1, the child's registration.
+ *  5. other_process_reg_vs_collapse: as 1, the registrar a child process
+ *     with a mapping of the file, a userfaultfd and a handler of its own.
  *  6. unregister_vs_collapse: UFFDIO_UNREGISTER, or close() of the
  *     userfaultfd, ran at the same time as a MADV_COLLAPSE call (the call
  *     began before it returned and ended after it began: on anon the two
@@ -117,7 +118,6 @@
 #define R4_CONTROL_MS	10000
 #define R4_SCANS	2	/* full scans after the last registration */
 #define R4_SCAN_WAIT_MS	3000
-#define R5_HOLES	2
 #define R6_HOLES	4
 #define R6_TRIES_AFTER	100	/* EAGAIN retries once unregistered */
 
@@ -138,6 +138,8 @@ struct r1 {
 	uint64_t pin_delay_ns, pin_hold_ns, pin_gap_ns;
 	struct calls pins;	/* while a buffer pinned pin_page */
 	unsigned long pinned_calls;
+	/* other_process_reg_vs_collapse: the registrar is another process */
+	bool other_process;
 	/* reg_vs_collapse_across_nodes: the team's nodes, where the roles ran */
 	unsigned int nodes;
 	int col_node, reg_node;
@@ -165,7 +167,12 @@ static void r1_collapser(void *arg, struct role *role)
 		       s->pinner);
 }
 
-/* Register at the varied moment, see what is missing, touch it. */
+/*
+ * Register at the varied moment, see what is missing, touch it: every page
+ * seen missing raises its event in this role's handler, none EEXIST. In
+ * another process, unregister there once done (for a thread, the main
+ * thread does after the round).
+ */
 static void r1_registrar(void *arg, struct role *role)
 {
 	struct r1 *s = arg;
@@ -173,6 +180,7 @@ static void r1_registrar(void *arg, struct role *role)
 	uint64_t t0;
 	int ret;
 
+	handler_mark(x);
 	race_spin_ns(s->delay_ns);
 	if (s->nodes)
 		s->reg_node = node_here();
@@ -193,6 +201,17 @@ static void r1_registrar(void *arg, struct role *role)
 		race_fail(x, "MADV_COLLAPSE did not return within %d ms",
 			  STUCK_MS / 2);
 	touch_seen(x, 0, x->npages, role);
+	handler_check(x);
+	if (s->other_process)
+		unreg(x, 0, x->npages);
+}
+
+/* The registrar's process: the file through a mapping of its own. */
+static bool r1_registrar_setup(void *arg)
+{
+	struct r1 *s = arg;
+
+	return race_own_view(s->x);
 }
 
 /*
@@ -370,14 +389,14 @@ static void r1_iteration(struct race *x, struct team *t, struct r1 *s)
 	s->col_node = s->reg_node = -1;
 	calls_init(&s->calls, !mem_is_shmem(x->r.type));
 	r1_plan_pins(x, s);
-	handler_mark(x);
 	if (!team_round(t))
 		return;
-	x->windows += r1_window(s, reg_outcome(x, &s->calls, s->reg_ns, "the"));
+	x->windows += r1_window(s, reg_outcome(x, &s->calls, s->reg_ns,
+					       s->other_process ?
+					       "the other process's" : "the"));
 	if (s->pinner)
 		r1_check_pins(x, s);
 	r1_track(x, s);
-	handler_check(x);
 	unreg(x, 0, x->npages);
 	expect_collapsed_unseen(x, 0, x->npages);
 	verify_data(x, 0, x->npages);
@@ -463,7 +482,9 @@ static bool r1_crowd(struct race *x, struct r1 *s)
 
 /*
  * Race 1 (and its variants): @s->pinner set adds a thread pinning pages
- * through io_uring; @nodes binds the roles to different NUMA nodes.
+ * through io_uring; @s->other_process makes the registrar another process
+ * (@s then in MAP_SHARED memory); @nodes binds the roles to different NUMA
+ * nodes.
  */
 static void run_reg_vs_collapse(struct race *x, struct r1 *s,
 				unsigned int nodes)
@@ -482,7 +503,11 @@ static void run_reg_vs_collapse(struct race *x, struct r1 *s,
 	if (!calibrate(x, mem_is_shmem(x->r.type), R1_HOLES))
 		return;
 	team_lead(&t, "collapser", r1_collapser);
-	team_add(&t, "registrar", r1_registrar);
+	if (s->other_process)
+		team_add_process(&t, "registrar", r1_registrar,
+				 r1_registrar_setup);
+	else
+		team_add(&t, "registrar", r1_registrar);
 	if (s->pinner)
 		team_add(&t, "pinner", r1_pinner);
 	if (!race_team_start(x, &t, s))
@@ -1308,249 +1333,6 @@ static void run_khugepaged_vs_reg(struct race *x, struct r4 *s)
 	race_team_stop(x, &t);
 }
 
-/* ---- race 5: the registration is another process's ---------------------- */
-
-struct r5_shared {
-	struct race_barrier start, go, done;
-	int stop;
-	uint64_t delay_ns, reg_ns;
-	unsigned long iter;
-	bool touch_late;	/* touch once the parent's collapse is done */
-	int collapsed;
-	const char *doing;	/* same binary after fork(): pointers hold */
-	long page;
-	int failed;
-	char why[300];
-	bool seen[];
-};
-
-static void __attribute__((format(printf, 2, 3)))
-child_fail(struct r5_shared *sh, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (__atomic_exchange_n(&sh->failed, 1, __ATOMIC_ACQ_REL))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(sh->why, sizeof(sh->why), fmt, ap);
-	va_end(ap);
-}
-
-static void child_doing(struct r5_shared *sh, const char *doing, long page)
-{
-	__atomic_store_n(&sh->page, page, __ATOMIC_RELAXED);
-	__atomic_store_n(&sh->doing, doing, __ATOMIC_RELEASE);
-}
-
-struct r5_child {
-	struct r5_shared *sh;
-	struct region view;	/* the child's own mapping of the file */
-	size_t ps, npages;
-	int uffd;
-	struct uffd_handler h;
-};
-
-/* The child's side of the invariant, through its own mapping. */
-static void r5_child_touch(struct r5_child *c, size_t p)
-{
-	char *page = c->view.addr + p * c->ps;
-	unsigned int before, after;
-
-	/* seen missing: not ours (the parent punches; this is our handler) */
-	uffd_handler_forget(&c->h, p);
-	before = uffd_handler_faults(&c->h, p);
-	child_doing(c->sh, "reading a page it saw missing, waiting for its fault handler",
-		    p);
-	(void)*(volatile char *)page;
-	after = uffd_handler_faults(&c->h, p);
-	if (after == before)
-		child_fail(c->sh, "page %zu (offset %#zx), seen missing after the child's registration, raised no UFFD_EVENT_PAGEFAULT in the child",
-			   p, p * c->ps);
-	else if (!pattern_check(page, c->ps, PATTERN_UFFD, p))
-		child_fail(c->sh, "page %zu (offset %#zx) does not read the child's handler data after its fault",
-			   p, p * c->ps);
-}
-
-static void r5_child_round(struct r5_child *c)
-{
-	struct r5_shared *sh = c->sh;
-	size_t p, eexist0, eexist, errors0, errors;
-	int ret;
-
-	uffd_handler_counts(&c->h, &eexist0, &errors0);
-	race_spin_ns(sh->delay_ns);
-	child_doing(sh, "in UFFDIO_REGISTER", -1);
-	ret = uffd_register(c->uffd, c->view.addr, c->view.size,
-			    UFFDIO_REGISTER_MODE_MISSING);
-	race_store_ns(&sh->reg_ns, race_now_ns());
-	if (ret) {
-		child_fail(sh, "UFFDIO_REGISTER: %s", strerror(errno));
-		return;
-	}
-	child_doing(sh, "reading which pages are missing (mincore)", -1);
-	if (mem_missing(&c->view, sh->seen))
-		child_fail(sh, "mincore(): %s", strerror(errno));
-	child_doing(sh, "waiting for the parent's MADV_COLLAPSE", -1);
-	if (sh->touch_late && !race_wait_flag(&sh->collapsed, STUCK_MS / 2))
-		child_fail(sh, "the parent's MADV_COLLAPSE did not return within %d ms",
-			   STUCK_MS / 2);
-	for (p = 0; p < c->npages; p++)
-		if (sh->seen[p])
-			r5_child_touch(c, p);
-	uffd_handler_counts(&c->h, &eexist, &errors);
-	if (eexist != eexist0)
-		child_fail(sh, "UFFDIO_COPY in the child found a page present (EEXIST)");
-	else if (errors != errors0)
-		child_fail(sh, "%zu error(s) in the child's fault handler",
-			   errors - errors0);
-	child_doing(sh, "in UFFDIO_UNREGISTER", -1);
-	if (uffd_unregister(c->uffd, c->view.addr, c->view.size))
-		child_fail(sh, "UFFDIO_UNREGISTER: %s", strerror(errno));
-	child_doing(sh, NULL, -1);
-}
-
-static void __attribute__((noreturn)) r5_child_main(struct race *x,
-						     struct r5_shared *sh)
-{
-	struct r5_child c = { .sh = sh, .view = x->r, .ps = x->ps,
-			      .npages = x->npages };
-
-	/* mincore() on the child's own mapping: no fd in the view. */
-	c.view.fd = -1;
-	c.view.addr = mem_map_again(&x->r, 0, x->r.size);
-	c.uffd = uffd_open(0);
-	if (!c.view.addr || c.uffd < 0 ||
-	    uffd_handler_start(&c.h, c.uffd, c.view.addr, c.view.size)) {
-		child_fail(sh, "child set-up failed");
-		race_barrier_break(&sh->start);
-		_exit(1);
-	}
-	while (race_barrier_wait(&sh->start, TEAM_IDLE_MS) &&
-	       !__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE) &&
-	       race_barrier_wait(&sh->go, STUCK_MS)) {
-		r5_child_round(&c);
-		if (!race_barrier_wait(&sh->done, STUCK_MS))
-			break;
-	}
-	uffd_handler_stop(&c.h);
-	_exit(0);
-}
-
-/* Reap @pid within STUCK_MS, else kill it: a failure unless it exited 0. */
-static void reap(struct race *x, pid_t pid)
-{
-	int waited, status = 0;
-
-	for (waited = 0; waited < STUCK_MS; waited += 10) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			break;
-		usleep(10000);
-	}
-	if (waited >= STUCK_MS) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		race_fail(x, "the child did not exit within %d ms", STUCK_MS);
-	} else if (WIFSIGNALED(status)) {
-		race_fail(x, "the child was killed by signal %d",
-			  WTERMSIG(status));
-	} else if (WEXITSTATUS(status)) {
-		race_fail(x, "the child exited with status %d",
-			  WEXITSTATUS(status));
-	}
-}
-
-static void r5_stuck(struct race *x, struct r5_shared *sh)
-{
-	const char *doing = __atomic_load_n(&sh->doing, __ATOMIC_ACQUIRE);
-
-	if (__atomic_load_n(&sh->failed, __ATOMIC_ACQUIRE))
-		race_fail(x, "child: %s", sh->why);
-	race_fail(x, "a round did not end within %d ms: the child was %s (page %ld)",
-		  STUCK_MS, doing ? doing : "not answering", sh->page);
-}
-
-static void r5_round(struct race *x, struct r5_shared *sh)
-{
-	struct calls cs;
-	size_t p;
-
-	reset_holes(x, 0, x->npages, R5_HOLES);
-	precondition(x, 0, x->npages);
-	if (race_failed(x))
-		return;
-	sh->delay_ns = reg_moment(x);
-	sh->touch_late = race_rng_below(&x->rng, 2);
-	sh->collapsed = 0;
-	sh->reg_ns = 0;
-	sh->iter = x->iter;
-	memset(sh->seen, 0, x->npages);
-	calls_init(&cs, !mem_is_shmem(x->r.type));
-	if (!race_barrier_wait(&sh->start, STUCK_MS) ||
-	    !race_barrier_wait(&sh->go, STUCK_MS)) {
-		r5_stuck(x, sh);
-		return;
-	}
-	collapse_until(x, &cs, &sh->reg_ns, &sh->collapsed, false);
-	if (!race_barrier_wait(&sh->done, STUCK_MS)) {
-		r5_stuck(x, sh);
-		return;
-	}
-	if (sh->failed)
-		race_fail(x, "child: %s", sh->why);
-	for (p = 0; p < x->npages; p++) {
-		x->seen[p] = sh->seen[p];
-		if (x->seen[p]) {
-			x->want[p] = W_UFFD;
-			x->changed[p] = true;
-		}
-	}
-	x->windows += !!reg_outcome(x, &cs, sh->reg_ns, "the child's");
-	track_call_ns(x, &cs, sh->reg_ns);
-	expect_collapsed_unseen(x, 0, x->npages);
-	verify_data(x, 0, x->npages);
-}
-
-static void run_other_process(struct race *x)
-{
-	size_t len = sizeof(struct r5_shared) + x->npages;
-	struct r5_shared *sh = mmap(NULL, len, PROT_READ | PROT_WRITE,
-				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	pid_t pid;
-
-	if (sh == MAP_FAILED) {
-		race_fail(x, "mmap() of the shared control page failed");
-		return;
-	}
-	if (!calibrate(x, true, R5_HOLES)) {
-		munmap(sh, len);
-		return;
-	}
-	race_barrier_init(&sh->start, 2, TEAM_START_SPIN_US);
-	race_barrier_init(&sh->go, 2, TEAM_GO_SPIN_US);
-	race_barrier_init(&sh->done, 2, TEAM_START_SPIN_US);
-	fflush(stdout);
-	pid = fork();
-	if (!pid) {
-		race_pin_cpu(1);
-		r5_child_main(x, sh);
-	}
-	race_pin_cpu(0);
-	if (pid < 0)
-		race_fail(x, "fork(): %s", strerror(errno));
-	race_start(x, 1, MIN_ITERS);
-	while (pid > 0 && race_next(x))
-		r5_round(x, sh);
-	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
-	if (pid > 0 && !race_barrier_wait(&sh->start, 1000)) {
-		race_barrier_break(&sh->start);
-		kill(pid, SIGKILL);	/* stuck: its state is reported */
-	}
-	if (pid > 0)
-		reap(x, pid);
-	race_unpin();
-	munmap(sh, len);
-}
-
 /* ---- race 6: unregistration or close vs MADV_COLLAPSE -------------------- */
 
 struct r6 {
@@ -1731,7 +1513,7 @@ static const char *test_setup(struct __test_metadata *_metadata,
 	     stream, opt.seed, opt.seed);
 	why = race_init(x, &opt, type, npmd, node, stream);
 	if (!why)
-		ASSERT_EQ(0, x->failed) TH_LOG("%s", x->why);
+		ASSERT_EQ(0, x->sh->failed) TH_LOG("%s", x->sh->why);
 	return why;
 }
 
@@ -1967,9 +1749,15 @@ TEST_F_TIMEOUT(race_shmem, reg_vs_crowded_collapse, RACE_TIMEOUT_S(1))
  */
 TEST_F_TIMEOUT(race_shmem, other_process_reg_vs_collapse, RACE_TIMEOUT_S(1))
 {
-	run_other_process(&self->x);
+	/* what the registrar's process reads and writes each round */
+	struct r1 *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(MAP_FAILED, s);
+	s->other_process = true;
+	run_reg_vs_collapse(&self->x, s, 0);
 	race_verdict(_metadata, &self->x,
-		     "the child's registration returned during a MADV_COLLAPSE call");
+		     "the other process's registration returned during a MADV_COLLAPSE call");
 }
 
 #define RACE_NODE 1	/* the memory's node; the collapser runs on node 0 */

@@ -53,7 +53,7 @@ void bench_row(const char *race, enum mem_type type, struct race *x)
 	printf("%-7s %-6s %9.0f %9.0f %10.0f %10.0f %7.0f%% %7.0f%%%s\n",
 	       race, mem_type_name(type), rate, x->windows / s, x->refused,
 	       x->collapsing, 100 * rate / x->refused,
-	       100 * rate / x->collapsing, x->failed ? "  FAILED" : "");
-	if (x->failed)
-		printf("  %s\n", x->why);
+	       100 * rate / x->collapsing, x->sh->failed ? "  FAILED" : "");
+	if (x->sh->failed)
+		printf("  %s\n", x->sh->why);
 }

@@ -69,6 +69,8 @@ void touch_seen(struct race *x, size_t first, size_t count,
 	for (p = first; p < first + count; p++) {
 		if (!x->seen[p])
 			continue;
+		/* seen missing: not the handler's, whoever punched it */
+		uffd_handler_forget(&x->h, p);
 		before = uffd_handler_faults(&x->h, p);
 		role_set(role, "reading a page seen missing, waiting for its fault to be resolved",
 			 p);
@@ -87,4 +89,28 @@ void touch_seen(struct race *x, size_t first, size_t count,
 				  content_name(x, page_addr(x, p), p));
 	}
 	role_set(role, "running", -1);
+}
+
+bool race_own_view(struct race *x)
+{
+	char *view = mem_map_again(&x->r, 0, x->r.size);
+	const char *why;
+
+	if (!view) {
+		race_fail(x, "set-up: a second process's mapping: %s",
+			  strerror(errno));
+		return false;
+	}
+	x->r.addr = view;
+	x->r.fd = -1;
+	x->uffd = uffd_open(0);
+	if (x->uffd < 0) {
+		race_fail(x, "set-up: a second process's userfaultfd: %s",
+			  strerror(errno));
+		return false;
+	}
+	why = start_handler(x);
+	if (why)
+		race_fail(x, "set-up: in a second process: %s", why);
+	return !why;
 }

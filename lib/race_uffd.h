@@ -8,6 +8,7 @@
 #ifndef UFFD_SUITE_RACE_UFFD_H
 #define UFFD_SUITE_RACE_UFFD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "race_ctx.h"
@@ -35,5 +36,12 @@ size_t snapshot_seen(struct race *x, size_t first, size_t count);
  */
 void touch_seen(struct race *x, size_t first, size_t count,
 		struct role *role);
+/*
+ * In a process forked to race (team_add_process()): the race's pages
+ * through a mapping of that process's own (what is missing read there by
+ * mincore(): no fd), with a userfaultfd and a fault handler of its own.
+ * False (failed) if it cannot.
+ */
+bool race_own_view(struct race *x);
 
 #endif
