@@ -1500,13 +1500,22 @@ static void run_unregister_vs_collapse(struct race *x,
 
 /* ---- set-up ------------------------------------------------------------- */
 
+#define RACE_NODE 1	/* race_numa's memory; the collapser runs on node 0 */
+
+/*
+ * @npmd PMDs of @type for the test, bound to NUMA @node unless it is
+ * negative (needing that many nodes); a SKIP's reason, or NULL (a set-up
+ * error fails the test here).
+ */
 static const char *test_setup(struct __test_metadata *_metadata,
 			      struct race *x, enum mem_type type, size_t npmd,
 			      int node)
 {
 	char stream[128];
-	const char *why;
+	const char *why = node < 0 ? NULL : node_probe(node + 1);
 
+	if (why)
+		return why;
 	snprintf(stream, sizeof(stream), "%s.%s", mem_type_name(type),
 		 _metadata->name);
 	diag("%s: seed %" PRIu64 " (replay with --seed %" PRIu64 ")",
@@ -1517,28 +1526,35 @@ static const char *test_setup(struct __test_metadata *_metadata,
 	return why;
 }
 
+/*
+ * The races' fixtures differ only in these: a race over @npmd PMDs of the
+ * variant's memory type, on NUMA @node unless it is negative; @undo, then
+ * race_fini(), however the test ended. Their names (race, race_khugepaged,
+ * race_shmem, race_numa) are the ones users filter on.
+ */
+#define RACE_FIXTURE(name, npmd, node, undo)				\
+	FIXTURE(name) {							\
+		struct race x;						\
+	};								\
+	FIXTURE_VARIANT(name) {						\
+		enum mem_type type;					\
+	};								\
+	FIXTURE_SETUP(name)						\
+	{								\
+		SKIP_IF(test_setup(_metadata, &self->x, variant->type,	\
+				   npmd, node));			\
+	}								\
+	FIXTURE_TEARDOWN(name)						\
+	{								\
+		undo;							\
+		race_fini(&self->x);					\
+	}
+
 /* ---- the tests ---------------------------------------------------------- */
 
-FIXTURE(race) {
-	struct race x;
-};
-
-FIXTURE_VARIANT(race) {
-	enum mem_type type;
-};
-
+RACE_FIXTURE(race, 1, -1, (void)0)
 ADD_TYPE(race, anon, MEM_ANON);
 ADD_SHMEM_TYPES(race, ADD_TYPE);
-
-FIXTURE_SETUP(race)
-{
-	SKIP_IF(test_setup(_metadata, &self->x, variant->type, 1, -1));
-}
-
-FIXTURE_TEARDOWN(race)
-{
-	race_fini(&self->x);
-}
 
 /*
  * A registration racing MADV_COLLAPSE: pages seen missing after it fault to
@@ -1650,29 +1666,10 @@ static void khugepaged_fast_undo(void)
 			thp_knob_set(fast_knobs[i][0], fast_saved[i]);
 }
 
-FIXTURE(race_khugepaged) {
-	struct race x;
-};
-
-FIXTURE_VARIANT(race_khugepaged) {
-	enum mem_type type;
-};
-
+/* khugepaged's knobs back as they were, however the test ended. */
+RACE_FIXTURE(race_khugepaged, R4_RANGES, -1, khugepaged_fast_undo())
 ADD_TYPE(race_khugepaged, anon, MEM_ANON);
 ADD_SHMEM_TYPES(race_khugepaged, ADD_TYPE);
-
-FIXTURE_SETUP(race_khugepaged)
-{
-	SKIP_IF(test_setup(_metadata, &self->x, variant->type, R4_RANGES,
-			   -1));
-}
-
-/* khugepaged's knobs back as they were, however the test ended. */
-FIXTURE_TEARDOWN(race_khugepaged)
-{
-	khugepaged_fast_undo();
-	race_fini(&self->x);
-}
 
 /*
  * Registrations racing khugepaged over many ranges with holes: a range seen
@@ -1693,25 +1690,8 @@ TEST_F_TIMEOUT(race_khugepaged, khugepaged_vs_reg, RACE_TIMEOUT_S(KHUGEPAGED_BUD
 		     "khugepaged collapsed a range before its registration");
 }
 
-FIXTURE(race_shmem) {
-	struct race x;
-};
-
-FIXTURE_VARIANT(race_shmem) {
-	enum mem_type type;
-};
-
+RACE_FIXTURE(race_shmem, 1, -1, (void)0)
 ADD_SHMEM_TYPES(race_shmem, ADD_TYPE);
-
-FIXTURE_SETUP(race_shmem)
-{
-	SKIP_IF(test_setup(_metadata, &self->x, variant->type, 1, -1));
-}
-
-FIXTURE_TEARDOWN(race_shmem)
-{
-	race_fini(&self->x);
-}
 
 /*
  * Collapses failing part-way (MODE_MISSING, a fill, a pin, a touch): a
@@ -1760,29 +1740,9 @@ TEST_F_TIMEOUT(race_shmem, other_process_reg_vs_collapse, RACE_TIMEOUT_S(1))
 		     "the other process's registration returned during a MADV_COLLAPSE call");
 }
 
-#define RACE_NODE 1	/* the memory's node; the collapser runs on node 0 */
-
-FIXTURE(race_numa) {
-	struct race x;
-};
-
-FIXTURE_VARIANT(race_numa) {
-	enum mem_type type;
-};
-
+RACE_FIXTURE(race_numa, 1, RACE_NODE, (void)0)
 ADD_TYPE(race_numa, anon, MEM_ANON);
 ADD_SHMEM_TYPES(race_numa, ADD_TYPE);
-
-FIXTURE_SETUP(race_numa)
-{
-	SKIP_IF(node_probe(RACE_NODE + 1));
-	SKIP_IF(test_setup(_metadata, &self->x, variant->type, 1, RACE_NODE));
-}
-
-FIXTURE_TEARDOWN(race_numa)
-{
-	race_fini(&self->x);
-}
 
 /*
  * Race 1 with memory on node 1, the collapser bound to node 0 and the
