@@ -1629,7 +1629,12 @@ TEST_F_TIMEOUT(race, unregister_vs_collapse, RACE_TIMEOUT_S(1))
 		     "unregister or close at the same time as a MADV_COLLAPSE call");
 }
 
-/* The khugepaged knobs race 4 speeds up, and their values before it. */
+/*
+ * khugepaged made fast for race 4: a full scan of every process registered
+ * with it (other processes' huge MADV_HUGEPAGE mappings too, such as a
+ * VM's RAM) in a wakeup or two, every millisecond; the knobs' values
+ * before it, put back by the fixture's teardown.
+ */
 static const char *const fast_knobs[][2] = {
 	{ "khugepaged/scan_sleep_millisecs", "1" },
 	{ "khugepaged/alloc_sleep_millisecs", "1" },
@@ -1637,37 +1642,11 @@ static const char *const fast_knobs[][2] = {
 };
 static char fast_saved[ARRAY_SIZE(fast_knobs)][32];
 
-/*
- * khugepaged made fast: a full scan of every process registered with it
- * (other processes' huge MADV_HUGEPAGE mappings too, such as a VM's RAM)
- * in a wakeup or two, every millisecond. Only these knobs change, and
- * only these are put back: rewriting the others (as thp_knobs_for_suite()
- * does) would disturb other processes' collapses for a moment.
- */
-static void khugepaged_fast(void)
-{
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(fast_knobs); i++) {
-		if (thp_knob_get(fast_knobs[i][0], fast_saved[i],
-				 sizeof(fast_saved[i])))
-			fast_saved[i][0] = '\0';
-		else
-			thp_knob_set(fast_knobs[i][0], fast_knobs[i][1]);
-	}
-}
-
-static void khugepaged_fast_undo(void)
-{
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(fast_knobs); i++)
-		if (fast_saved[i][0])
-			thp_knob_set(fast_knobs[i][0], fast_saved[i]);
-}
 
 /* khugepaged's knobs back as they were, however the test ended. */
-RACE_FIXTURE(race_khugepaged, R4_RANGES, -1, khugepaged_fast_undo())
+RACE_FIXTURE(race_khugepaged, R4_RANGES, -1,
+	     thp_knobs_swap(fast_knobs, ARRAY_SIZE(fast_knobs), fast_saved,
+			    true))
 ADD_TYPE(race_khugepaged, anon, MEM_ANON);
 ADD_SHMEM_TYPES(race_khugepaged, ADD_TYPE);
 
@@ -1680,7 +1659,7 @@ TEST_F_TIMEOUT(race_khugepaged, khugepaged_vs_reg, RACE_TIMEOUT_S(KHUGEPAGED_BUD
 	struct race *x = &self->x;
 	struct r4 s = { .x = x, .per = x->r.pmd_size / x->ps };
 
-	khugepaged_fast();
+	thp_knobs_swap(fast_knobs, ARRAY_SIZE(fast_knobs), fast_saved, false);
 	ASSERT_NE(NULL, thp_khugepaged_enroll(x->r.pmd_size));
 	run_khugepaged_vs_reg(x, &s);
 	diag("%s: %lu ranges registered before khugepaged got to them, %lu batches waited the full %d ms for khugepaged's scans",
@@ -1759,61 +1738,20 @@ TEST_F_TIMEOUT(race_numa, reg_vs_collapse_across_nodes, RACE_TIMEOUT_S(1))
 		     "registration returned during a MADV_COLLAPSE call on another node");
 }
 
-/* ---- make bench --------------------------------------------------------- */
+/* ---- make bench: races 1 and 2 ---------------------------------------- */
 
-static void bench_type(enum mem_type type)
+static void bench_reg_vs_collapse(struct race *x)
 {
-	struct race x;
-	const char *why;
-	int r;
-
-	for (r = 1; r <= 2; r++) {
-		why = race_init(&x, &opt, type, 1, -1,
-				r == 1 ? "bench.1" : "bench.2");
-		if (why) {
-			printf("race%d   %-6s skipped: %s\n", r,
-			       mem_type_name(type), why);
-			race_fini(&x);
-			continue;
-		}
-		x.bench = true;
-		if (r == 1)
-			run_reg_vs_collapse(&x, &(struct r1){ 0 }, 0);
-		else
-			run_fill_vs_collapse(&x);
-		bench_row(r == 1 ? "race1" : "race2", type, &x);
-		race_fini(&x);
-	}
+	run_reg_vs_collapse(x, &(struct r1){ 0 }, 0);
 }
 
-static int bench(void)
-{
-	printf("# %u ms per measurement, seed %" PRIu64 "; rates per second\n",
-	       opt.budget_ms * opt.stress, opt.seed);
-	printf("%-7s %-6s %9s %9s %10s %10s %8s %8s\n", "race", "memory",
-	       "iter/s", "window/s", "refused/s", "collapse/s", "%refus",
-	       "%collap");
-	bench_type(MEM_MEMFD);
-	bench_type(MEM_ANON);
-	return 0;
-}
+static const struct bench_race bench_races[] = {
+	{ "race1", bench_reg_vs_collapse },
+	{ "race2", run_fill_vs_collapse },
+};
 
 /* ---- options ------------------------------------------------------------ */
 
-static void usage(const char *prog)
-{
-	fprintf(stderr,
-		"Usage: %s [--seed N] [--stress N] [--budget-ms N] [--bench] [harness options]\n"
-		"  --seed N       seed of every varied moment (default: from the clock; printed)\n"
-		"  --stress N     multiply every race's time and iteration budget by N (default 1)\n"
-		"  --budget-ms N  time budget of each race in ms (default %d; khugepaged x%d)\n"
-		"                 --budget-ms times --stress: at most %d ms (the harness's\n"
-		"                 per-test timeouts, fixed at build time, cover that)\n"
-		"  --bench        print iteration and window rates of races 1 and 2 next to\n"
-		"                 the rate of bare MADV_COLLAPSE calls, instead of testing\n"
-		"Environment: UFFD_RACE_SEED, UFFD_RACE_STRESS, UFFD_RACE_BUDGET_MS (the options win).\n\n",
-		prog, DEFAULT_BUDGET_MS, KHUGEPAGED_BUDGET_X, RACE_MAX_BUDGET_MS);
-}
 
 int main(int argc, char **argv)
 {
@@ -1824,7 +1762,7 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = race_opts_parse(&opt, &argc, argv);
 	if (ret < 0 || ret == 2) {
-		usage(argv[0]);
+		race_opts_usage(argv[0], KHUGEPAGED_BUDGET_X);
 		if (ret < 0)
 			return 2;	/* a usage error */
 		return test_harness_run(2, help) == KSFT_SKIP ? 0 : KSFT_FAIL;
@@ -1834,6 +1772,6 @@ int main(int argc, char **argv)
 	thp_knobs_guard();
 	thp_knobs_for_suite();
 	if (ret == 1)
-		return bench();
+		return bench(&opt, bench_races, ARRAY_SIZE(bench_races));
 	return test_harness_run(argc, argv);
 }

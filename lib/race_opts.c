@@ -115,3 +115,18 @@ int race_opts_parse(struct race_opts *opt, int *argc, char **argv)
 		ret = -1;
 	return ret;
 }
+
+void race_opts_usage(const char *prog, unsigned int khugepaged_x)
+{
+	fprintf(stderr,
+		"Usage: %s [--seed N] [--stress N] [--budget-ms N] [--bench] [harness options]\n"
+		"  --seed N       seed of every varied moment (default: from the clock; printed)\n"
+		"  --stress N     multiply every race's time and iteration budget by N (default 1)\n"
+		"  --budget-ms N  time budget of each race in ms (default %d; khugepaged x%u)\n"
+		"                 --budget-ms times --stress: at most %d ms (the harness's\n"
+		"                 per-test timeouts, fixed at build time, cover that)\n"
+		"  --bench        print iteration and window rates of races 1 and 2 next to\n"
+		"                 the rate of bare MADV_COLLAPSE calls, instead of testing\n"
+		"Environment: UFFD_RACE_SEED, UFFD_RACE_STRESS, UFFD_RACE_BUDGET_MS (the options win).\n\n",
+		prog, DEFAULT_BUDGET_MS, khugepaged_x, RACE_MAX_BUDGET_MS);
+}

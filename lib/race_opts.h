@@ -42,5 +42,7 @@ int race_opts_env(struct race_opts *opt);
  * RACE_MAX_BUDGET_MS (said on stderr), 1 for --bench, 2 for -h.
  */
 int race_opts_parse(struct race_opts *opt, int *argc, char **argv);
+/* The options, on stderr; khugepaged's race runs @khugepaged_x its budget. */
+void race_opts_usage(const char *prog, unsigned int khugepaged_x);
 
 #endif

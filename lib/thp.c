@@ -409,3 +409,20 @@ void *thp_khugepaged_enroll(size_t pmd_size)
 	madvise(p, 2 * pmd_size, MADV_HUGEPAGE);
 	return p;
 }
+
+void thp_knobs_swap(const char *const knobs[][2], size_t n, char old[][32],
+		    bool undo)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (undo) {
+			if (old[i][0])
+				thp_knob_set(knobs[i][0], old[i]);
+		} else if (thp_knob_get(knobs[i][0], old[i], sizeof(old[i]))) {
+			old[i][0] = '\0';
+		} else {
+			thp_knob_set(knobs[i][0], knobs[i][1]);
+		}
+	}
+}
