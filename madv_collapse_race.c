@@ -67,17 +67,14 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
+#include <fcntl.h>	/* vmsplice() */
 #include <inttypes.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -378,9 +375,7 @@ static uint64_t r1_moment(struct race *x, struct r1 *s)
 
 static void r1_iteration(struct race *x, struct team *t, struct r1 *s)
 {
-	reset_holes(x, 0, x->npages, R1_HOLES);
-	precondition(x, 0, x->npages);
-	if (race_failed(x))
+	if (!round_holes(x, R1_HOLES))
 		return;
 	s->delay_ns = r1_moment(x, s);
 	s->touch_late = race_rng_below(&x->rng, 2);
@@ -402,53 +397,6 @@ static void r1_iteration(struct race *x, struct team *t, struct r1 *s)
 	verify_data(x, 0, x->npages);
 }
 
-/* The shortest of a few looks at which pages are missing, unregistered. */
-static uint64_t look_base(struct race *x)
-{
-	uint64_t t, best = UINT64_MAX;
-	int i;
-
-	for (i = 0; i < CALIBRATE_CALLS; i++) {
-		t = race_now_ns();
-		snapshot_seen(x, 0, x->npages);
-		t = race_now_ns() - t;
-		if (t < best)
-			best = t;
-	}
-	return best;
-}
-
-/*
- * A refused call: the registration on the range's mapping, visited first,
- * or on the crowd's last mapping (@last), visited after all the others.
- * The second shortest of a few; 0 if a call was not refused (a kernel
- * without the check: the race will say what went wrong).
- */
-static uint64_t refused_ns(struct race *x, struct r1 *s, bool last)
-{
-	char *at = s->crowd.addr[s->crowd.n - 1];
-	uint64_t d[CALIBRATE_CALLS], t;
-	int i, ret;
-
-	for (i = 0; i < CALIBRATE_CALLS && !race_failed(x); i++) {
-		call_setup(x, !last, R1_HOLES);
-		if (last && uffd_register(x->uffd, at, x->ps,
-					  UFFDIO_REGISTER_MODE_MISSING))
-			race_fail(x, "UFFDIO_REGISTER of the crowd's last mapping: %s",
-				  strerror(errno));
-		t = race_now_ns();
-		ret = collapse(x->r.addr, x->r.size);
-		d[i] = race_now_ns() - t;
-		if (last && uffd_unregister(x->uffd, at, x->ps))
-			race_fail(x, "UFFDIO_UNREGISTER of the crowd's last mapping: %s",
-				  strerror(errno));
-		call_done(x, !last);
-		if (ret != EBUSY)
-			return 0;
-	}
-	return second_shortest(d);
-}
-
 /*
  * Widen the gap: R1_CROWD more mappings of the range's last page, which
  * collapse_file()'s userfaultfd walk visits after the registered mapping
@@ -468,11 +416,11 @@ static bool r1_crowd(struct race *x, struct r1 *s)
 	if (!calibrate(x, false, R1_HOLES))
 		return false;
 	s->alone_ns = s->success_ns = x->call_ns;
-	first = refused_ns(x, s, false);
-	last = refused_ns(x, s, true);
+	first = refused_ns(x, NULL, R1_HOLES);
+	last = refused_ns(x, s->crowd.addr[s->crowd.n - 1], R1_HOLES);
 	s->walk_ns = first && last > first ? last - first : 0;
 	call_setup(x, false, R1_HOLES);
-	s->look_base_ns = look_base(x);
+	s->look_base_ns = snapshot_ns(x);
 	call_done(x, false);
 	diag("collapse_file()'s userfaultfd walk over %zu more mappings of the last page takes %" PRIu64 " us (refused calls: %" PRIu64 " us for the first mapping, %" PRIu64 " us for the last); reading which pages are missing takes %" PRIu64 " us",
 	     s->crowd.n, s->walk_ns / 1000, first / 1000, last / 1000,
@@ -531,13 +479,6 @@ static void run_reg_vs_collapse(struct race *x, struct r1 *s,
 
 /* ---- race 2: filling holes vs MADV_COLLAPSE ----------------------------- */
 
-enum fill_how { FILL_STORE, FILL_PWRITE, FILL_FALLOCATE, NR_FILL_HOW };
-
-static const char *const fill_name[] = {
-	[FILL_STORE] = "store", [FILL_PWRITE] = "pwrite()",
-	[FILL_FALLOCATE] = "fallocate()",
-};
-
 struct fill_job {
 	size_t page;
 	enum fill_how how;
@@ -551,22 +492,6 @@ struct r2 {
 	struct fill_job job[R2_WRITERS][R2_FILLS];
 };
 
-static int do_fill(struct race *x, struct fill_job *j)
-{
-	off_t off = j->page * x->ps;
-
-	switch (j->how) {
-	case FILL_STORE:
-		pattern_fill(page_addr(x, j->page), x->ps, PATTERN_FILL,
-			     j->page);
-		return 0;
-	case FILL_PWRITE:
-		return pwrite(x->r.fd, j->buf, x->ps, off) ==
-		       (ssize_t)x->ps ? 0 : -1;
-	default:
-		return fallocate(x->r.fd, FALLOC_FL_KEEP_SIZE, off, x->ps);
-	}
-}
 
 static void r2_collapser(void *arg, struct role *role)
 {
@@ -587,7 +512,7 @@ static void r2_writer(void *arg, struct role *role)
 		race_spin_until(t0 + j[k].delay_ns, role->crowded);
 		role_set(role, fill_name[j[k].how], j[k].page);
 		j[k].start = race_now_ns();
-		if (do_fill(s->x, &j[k]))
+		if (fill_page(s->x, j[k].page, j[k].how, j[k].buf))
 			race_fail(s->x, "%s of page %zu: %s",
 				  fill_name[j[k].how], j[k].page,
 				  strerror(errno));
@@ -715,9 +640,7 @@ static void r2_check_range(struct race *x, struct r2 *s)
 
 static void r2_iteration(struct race *x, struct team *t, struct r2 *s)
 {
-	reset_holes(x, 0, x->npages, R2_HOLES);
-	precondition(x, 0, x->npages);
-	if (race_failed(x))
+	if (!round_holes(x, R2_HOLES))
 		return;
 	r2_plan(x, s);
 	calls_init(&s->calls, !mem_is_shmem(x->r.type));
@@ -1016,9 +939,7 @@ static void r3_outcome(struct race *x, struct r3 *s)
 
 static void r3_iteration(struct race *x, struct team *t, struct r3 *s)
 {
-	reset_holes(x, 0, x->npages, R3_HOLES);
-	precondition(x, 0, x->npages);
-	if (race_failed(x))
+	if (!round_holes(x, R3_HOLES))
 		return;
 	r3_plan(x, s);
 	if (reg_missing(x, 0, x->npages)) {
@@ -1167,25 +1088,8 @@ static uint64_t r4_control(struct race *x, struct r4 *s)
 /* Registration moments: sorted times, dealt to the ranges at random. */
 static void r4_plan(struct race *x, struct r4 *s)
 {
-	unsigned int i, j, tmp;
-	uint64_t t;
-
-	for (i = 0; i < R4_RANGES; i++) {
-		s->order[i] = i;
-		s->at[i] = race_rng_below(&x->rng, s->span_ns);
-	}
-	for (i = R4_RANGES - 1; i > 0; i--) {
-		j = race_rng_below(&x->rng, i + 1);
-		tmp = s->order[i];
-		s->order[i] = s->order[j];
-		s->order[j] = tmp;
-	}
-	for (i = 1; i < R4_RANGES; i++)
-		for (j = i; j > 0 && s->at[j - 1] > s->at[j]; j--) {
-			t = s->at[j];
-			s->at[j] = s->at[j - 1];
-			s->at[j - 1] = t;
-		}
+	race_rng_sorted(&x->rng, s->at, R4_RANGES, s->span_ns);
+	race_rng_shuffle(&x->rng, s->order, R4_RANGES);
 }
 
 /*
@@ -1448,12 +1352,11 @@ static void r6_iteration(struct race *x, struct team *t, struct r6 *s)
 {
 	size_t p;
 
-	reset_holes(x, 0, x->npages, R6_HOLES);
-	precondition(x, 0, x->npages);
+	if (!round_holes(x, R6_HOLES))
+		return;
 	s->uffd = uffd_open(0);
-	if (race_failed(x) || s->uffd < 0 ||
-	    uffd_register(s->uffd, x->r.addr, x->r.size,
-			  UFFDIO_REGISTER_MODE_MISSING)) {
+	if (s->uffd < 0 || uffd_register(s->uffd, x->r.addr, x->r.size,
+					 UFFDIO_REGISTER_MODE_MISSING)) {
 		race_fail(x, "userfaultfd set-up: %s", strerror(errno));
 		return;
 	}

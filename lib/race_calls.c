@@ -4,12 +4,14 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/userfaultfd.h>
 
 #include "calls.h"
 #include "collapse.h"
 #include "race_calls.h"
 #include "race_pages.h"
 #include "race_uffd.h"
+#include "uffd.h"
 
 /*
  * Shmem's MADV_COLLAPSE also says EINVAL while hugepages-<PMD>kB/
@@ -134,4 +136,28 @@ bool calibrate(struct race *x, bool registered, size_t holes)
 	     registered ? "registered, refused" : "collapsing",
 	     x->call_ns / 1000);
 	return !race_failed(x);
+}
+
+uint64_t refused_ns(struct race *x, char *at, size_t holes)
+{
+	uint64_t d[CALIBRATE_CALLS], t;
+	int i, ret;
+
+	for (i = 0; i < CALIBRATE_CALLS && !race_failed(x); i++) {
+		call_setup(x, !at, holes);
+		if (at && uffd_register(x->uffd, at, x->ps,
+					UFFDIO_REGISTER_MODE_MISSING))
+			race_fail(x, "UFFDIO_REGISTER of another mapping of the range: %s",
+				  strerror(errno));
+		t = race_now_ns();
+		ret = collapse(x->r.addr, x->r.size);
+		d[i] = race_now_ns() - t;
+		if (at && uffd_unregister(x->uffd, at, x->ps))
+			race_fail(x, "UFFDIO_UNREGISTER of another mapping of the range: %s",
+				  strerror(errno));
+		call_done(x, !at);
+		if (ret != EBUSY)
+			return 0;
+	}
+	return second_shortest(d);
 }

@@ -5,6 +5,7 @@
 #include <linux/userfaultfd.h>
 
 #include "pattern.h"
+#include "race_calls.h"
 #include "race_pages.h"
 #include "race_uffd.h"
 #include "uffd.h"
@@ -58,6 +59,21 @@ size_t snapshot_seen(struct race *x, size_t first, size_t count)
 	for (p = first; p < first + count; p++)
 		n += x->seen[p] = x->missing[p];
 	return n;
+}
+
+uint64_t snapshot_ns(struct race *x)
+{
+	uint64_t t, best = UINT64_MAX;
+	int i;
+
+	for (i = 0; i < CALIBRATE_CALLS; i++) {
+		t = race_now_ns();
+		snapshot_seen(x, 0, x->npages);
+		t = race_now_ns() - t;
+		if (t < best)
+			best = t;
+	}
+	return best;
 }
 
 void touch_seen(struct race *x, size_t first, size_t count,

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "race_ctx.h"
 #include "team.h"
@@ -29,6 +30,8 @@ void handler_check(struct race *x);
  * (x->seen); how many.
  */
 size_t snapshot_seen(struct race *x, size_t first, size_t count);
+/* How long reading which pages are missing takes: the shortest of a few. */
+uint64_t snapshot_ns(struct race *x);
 /*
  * Touch each page of the range seen missing after the registration: a
  * UFFD_EVENT_PAGEFAULT (a repeat is no failure: lib/uffd.h), then the
