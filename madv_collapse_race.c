@@ -603,10 +603,9 @@ static void r2_outcome(struct race *x, struct r2 *s)
 static void r2_check_range(struct race *x, struct r2 *s)
 {
 	const struct call *c = calls_last(&s->calls);
-	long long present = 0;
+	long long present = 0, size, blocks;
 	long mapped = thp_pmd_mapped(x->r.addr);
 	struct fill_job *j;
-	struct stat st;
 	size_t p;
 	int w, k;
 
@@ -627,15 +626,14 @@ static void r2_check_range(struct race *x, struct r2 *s)
 			j = &s->job[w][k];
 			present += j->how == FILL_FALLOCATE && x->missing[j->page];
 		}
-	if (fstat(x->r.fd, &st)) {
+	if (mem_stat(&x->r, &size, &blocks)) {
 		race_fail(x, "fstat(): %s", strerror(errno));
 		return;
 	}
-	if (st.st_blocks != present * (long long)(x->ps / 512))
+	if (blocks != present * (long long)(x->ps / 512))
 		race_fail(x, "MADV_COLLAPSE returned %s; st_blocks says %lld pages allocated, %lld are present or fallocate()d",
 			  calls_errno_name(c->ret),
-			  (long long)st.st_blocks / (long long)(x->ps / 512),
-			  present);
+			  blocks / (long long)(x->ps / 512), present);
 }
 
 static void r2_iteration(struct race *x, struct team *t, struct r2 *s)
@@ -651,27 +649,19 @@ static void r2_iteration(struct race *x, struct team *t, struct r2 *s)
 	r2_check_range(x, s);
 }
 
-static void r2_free(struct r2 *s)
-{
-	int w, k;
-
-	for (w = 0; w < R2_WRITERS; w++)
-		for (k = 0; k < R2_FILLS; k++)
-			free(s->job[w][k].buf);
-}
 
 static void run_fill_vs_collapse(struct race *x)
 {
 	struct team t = { 0 };
 	struct r2 s = { .x = x };
+	char *bufs = aligned_alloc(x->ps, R2_WRITERS * R2_FILLS * x->ps);
 	int w, k;
 
 	for (w = 0; w < R2_WRITERS; w++)
-		for (k = 0; k < R2_FILLS; k++) {
-			s.job[w][k].buf = aligned_alloc(x->ps, x->ps);
-			if (!s.job[w][k].buf)
-				race_fail(x, "set-up: out of memory");
-		}
+		for (k = 0; k < R2_FILLS && bufs; k++)
+			s.job[w][k].buf = bufs + (w * R2_FILLS + k) * x->ps;
+	if (!bufs)
+		race_fail(x, "set-up: out of memory");
 	team_lead(&t, "collapser", r2_collapser);
 	for (w = 0; w < R2_WRITERS; w++)
 		team_add(&t, "writer", r2_writer);
@@ -685,7 +675,7 @@ static void run_fill_vs_collapse(struct race *x)
 	}
 	race_team_stop(x, &t);
 	if (!x->leak)
-		r2_free(&s);
+		free(bufs);
 }
 
 /* ---- race 3: an observer during collapses that fail part-way ------------- */
@@ -1024,67 +1014,6 @@ static void r4_toucher(void *arg, struct role *role)
 	touch_seen(s->x, 0, s->x->npages, role);
 }
 
-static int r4_advise(struct race *x, int advice)
-{
-	return madvise(x->r.addr, x->r.size, advice);
-}
-
-/* Range @i has no page missing in x->missing (as last read): collapsed. */
-static bool r4_range_full(const struct r4 *s, unsigned int i)
-{
-	size_t p;
-
-	for (p = i * s->per; p < (i + 1) * s->per; p++)
-		if (s->x->missing[p])
-			return false;
-	return true;
-}
-
-static unsigned int r4_collapsed(struct r4 *s)
-{
-	unsigned int i, n = 0;
-
-	if (mem_missing(&s->x->r, s->x->missing))
-		return 0;
-	for (i = 0; i < R4_RANGES; i++)
-		n += r4_range_full(s, i);
-	return n;
-}
-
-/* Unregistered, not advised: new holes in every range, nothing collapsed. */
-static void r4_reset(struct race *x, struct r4 *s)
-{
-	unsigned int i;
-
-	if (r4_advise(x, MADV_NOHUGEPAGE))
-		race_fail(x, "MADV_NOHUGEPAGE: %s", strerror(errno));
-	unreg(x, 0, x->npages);
-	for (i = 0; i < R4_RANGES; i++)
-		reset_holes(x, i * s->per, s->per, R4_HOLES);
-	precondition(x, 0, x->npages);
-}
-
-/*
- * The control: how long khugepaged takes to collapse every range with
- * holes and no registration. Zero if it did not within R4_CONTROL_MS.
- */
-static uint64_t r4_control(struct race *x, struct r4 *s)
-{
-	uint64_t t0, deadline;
-
-	r4_reset(x, s);
-	if (race_failed(x) || r4_advise(x, MADV_HUGEPAGE))
-		return 0;
-	t0 = race_now_ns();
-	deadline = t0 + R4_CONTROL_MS * 1000000ULL;
-	while (r4_collapsed(s) < R4_RANGES && race_now_ns() < deadline)
-		usleep(1000);
-	if (r4_collapsed(s) < R4_RANGES)
-		return 0;
-	expect_collapsed_unseen(x, 0, x->npages);
-	return race_now_ns() - t0;
-}
-
 /* Registration moments: sorted times, dealt to the ranges at random. */
 static void r4_plan(struct race *x, struct r4 *s)
 {
@@ -1101,7 +1030,7 @@ static void r4_note_collapsed(struct r4 *s, int k)
 	unsigned int i;
 
 	for (i = 0; i < R4_RANGES; i++)
-		if (s->collapsed_at[i] < 0 && r4_range_full(s, i))
+		if (s->collapsed_at[i] < 0 && range_full(s->x, i))
 			s->collapsed_at[i] = k;
 }
 
@@ -1177,11 +1106,10 @@ static void r4_adapt(struct r4 *s)
 
 static void r4_batch(struct race *x, struct team *t, struct r4 *s)
 {
-	r4_reset(x, s);
-	if (race_failed(x))
+	if (!reset_ranges(x, R4_HOLES))
 		return;
 	r4_plan(x, s);
-	if (r4_advise(x, MADV_HUGEPAGE)) {
+	if (madvise(x->r.addr, x->r.size, MADV_HUGEPAGE)) {
 		race_fail(x, "MADV_HUGEPAGE: %s", strerror(errno));
 		return;
 	}
@@ -1217,15 +1145,9 @@ static void run_khugepaged_vs_reg(struct race *x, struct r4 *s)
 		race_fail(x, "%s", why);
 		return;
 	}
-	control = r4_control(x, s);
-	if (!control) {
-		if (!race_failed(x))
-			snprintf(x->skip, sizeof(x->skip),
-				 "control: khugepaged did not collapse %d unregistered %s ranges with holes in %d ms",
-				 R4_RANGES, mem_type_name(x->r.type),
-				 R4_CONTROL_MS);
+	control = khugepaged_control(x, R4_HOLES, R4_CONTROL_MS);
+	if (!control)
 		return;
-	}
 	s->span_ns = control * 5 / 4 + 1;
 	diag("khugepaged collapsed %d unregistered ranges in %" PRIu64 " ms",
 	     R4_RANGES, control / 1000000);

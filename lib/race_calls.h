@@ -43,5 +43,12 @@ bool calibrate(struct race *x, bool registered, size_t holes);
  * refused (a kernel without the check: the race will say what went wrong).
  */
 uint64_t refused_ns(struct race *x, char *at, size_t holes);
+/*
+ * khugepaged's positive control: how long it takes to collapse every
+ * range of the region (reset_ranges(): @holes holes each, no registration)
+ * once advised MADV_HUGEPAGE. 0 if it did not within @ms (x->skip says so)
+ * or the race failed.
+ */
+uint64_t khugepaged_control(struct race *x, size_t holes, int ms);
 
 #endif

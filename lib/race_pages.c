@@ -15,6 +15,7 @@
 #include "compat.h"
 #include "pattern.h"
 #include "race_pages.h"
+#include "race_uffd.h"
 
 static const char *const want_name[] = {
 	[W_FILL] = "the test's data", [W_UFFD] = "the handler's data",
@@ -335,4 +336,27 @@ bool round_holes(struct race *x, size_t n)
 	reset_holes(x, 0, x->npages, n);
 	precondition(x, 0, x->npages);
 	return !race_failed(x);
+}
+
+bool reset_ranges(struct race *x, size_t n)
+{
+	size_t per = x->r.pmd_size / x->ps, first;
+
+	if (madvise(x->r.addr, x->r.size, MADV_NOHUGEPAGE))
+		race_fail(x, "MADV_NOHUGEPAGE: %s", strerror(errno));
+	unreg(x, 0, x->npages);
+	for (first = 0; first < x->npages; first += per)
+		reset_holes(x, first, per, n);
+	precondition(x, 0, x->npages);
+	return !race_failed(x);
+}
+
+bool range_full(const struct race *x, size_t i)
+{
+	size_t per = x->r.pmd_size / x->ps, p;
+
+	for (p = i * per; p < (i + 1) * per; p++)
+		if (x->missing[p])
+			return false;
+	return true;
 }

@@ -32,6 +32,14 @@ int fill_page(struct race *x, size_t p, enum fill_how how, const char *buf);
  * PATTERN_FILL again, checked (precondition()): false if that failed.
  */
 bool round_holes(struct race *x, size_t n);
+/*
+ * The region as ranges of one PMD each, for khugepaged: not advised
+ * (MADV_NOHUGEPAGE), unregistered, @n new holes in each, the precondition
+ * checked. False if that failed.
+ */
+bool reset_ranges(struct race *x, size_t n);
+/* Range @i has no page missing in x->missing (as last read): collapsed. */
+bool range_full(const struct race *x, size_t i);
 /* A random page of the region that is (@hole) or is not a hole. */
 size_t random_page(struct race *x, bool hole);
 /*
