@@ -25,38 +25,11 @@
  * Every wait is bounded: a thread stuck in a fault, or a child that stops
  * answering, fails the test saying what it was waiting for.
  *
- * The window of each race: the iterations that put the guarantee to the
- * test ("reached" means). A round that met ENOMEM (no huge page to be had)
- * or an anon EINVAL that an immediate retry undid is inconclusive and never
- * a window; more than 1 in EXCUSED_SHARE such EINVALs fail the race.
- *  1. reg_vs_collapse: UFFDIO_REGISTER returned inside a MADV_COLLAPSE call
- *     that then succeeded, or in the last quarter of one that was then
- *     rolled back (EBUSY, EAGAIN): a collapse looks for userfaultfds late in the call (after
- *     copying, in collapse_file(); after retaking the mmap lock, in
- *     __collapse_huge_page_isolate()), so a registration early in a call
- *     that is then refused raced nothing (reg_raced()).
- *  2. fill_vs_collapse: a fill of a hole ran at the same time as a
- *     MADV_COLLAPSE call (it began before the call ended and ended after
- *     the call began).
- *  3. observer_vs_failed_collapse: a whole observer pass (SEEK_DATA/
- *     SEEK_HOLE or mincore, then fstat) ran inside one MADV_COLLAPSE call
- *     that then failed.
- *  4. khugepaged_vs_reg: a registration returned with holes seen in its
- *     range while khugepaged was collapsing the batch (it had collapsed
- *     another range by then, and collapsed yet another after), in a batch
- *     whose full scans all came within their bounded wait.
- *  5. other_process_reg_vs_collapse: as 1, the registrar a child process
- *     with a mapping of the file, a userfaultfd and a handler of its own.
- *  6. unregister_vs_collapse: UFFDIO_UNREGISTER, or close() of the
- *     userfaultfd, ran at the same time as a MADV_COLLAPSE call (the call
- *     began before it returned and ended after it began: on anon the two
- *     serialise on the mmap lock, so one rarely returns inside the other).
- *  7. reg_vs_collapse_uring_pins: as 1, and an io_uring buffer pinned a
- *     page of the range during that call (a thread registers and
- *     unregisters the buffer in a loop). No call may succeed while a pin
- *     lasts all through it.
- *  8. reg_vs_collapse_across_nodes: as 1, with the collapser and the
- *     registrar running on different NUMA nodes (the memory on node 1).
+ * The window of a race, said at the head of its section: the iterations
+ * that put the guarantee to the test ("reached" means). A round that met
+ * ENOMEM (no huge page to be had) or an anon EINVAL that an immediate retry
+ * undid is inconclusive and never a window; more than 1 in EXCUSED_SHARE
+ * such EINVALs fail the race. The races keep the numbers the README uses.
  *
  * Each race first runs its positive control: its collapse, set up as an
  * iteration but with no userfaultfd, must succeed (race 4: khugepaged must
@@ -120,7 +93,457 @@
 
 static struct race_opts opt = { .stress = 1, .budget_ms = DEFAULT_BUDGET_MS };
 
-/* ---- race 1: registration vs MADV_COLLAPSE ------------------------------ */
+/* ---- the fixtures ------------------------------------------------------ */
+
+#define RACE_NODE 1	/* race_numa's memory; the collapser runs on node 0 */
+
+/*
+ * @npmd PMDs of @type for the test, bound to NUMA @node unless it is
+ * negative (needing that many nodes); a SKIP's reason, or NULL (a set-up
+ * error fails the test here).
+ */
+static const char *test_setup(struct __test_metadata *_metadata,
+			      struct race *x, enum mem_type type, size_t npmd,
+			      int node)
+{
+	char stream[128];
+	const char *why = node < 0 ? NULL : node_probe(node + 1);
+
+	if (why)
+		return why;
+	snprintf(stream, sizeof(stream), "%s.%s", mem_type_name(type),
+		 _metadata->name);
+	diag("%s: seed %" PRIu64 " (replay with --seed %" PRIu64 ")",
+	     stream, opt.seed, opt.seed);
+	why = race_init(x, &opt, type, npmd, node, stream);
+	if (!why)
+		ASSERT_EQ(0, x->sh->failed) TH_LOG("%s", x->sh->why);
+	return why;
+}
+
+/*
+ * The races' fixtures differ only in these: a race over @npmd PMDs of the
+ * variant's memory type, on NUMA @node unless it is negative; @undo, then
+ * race_fini(), however the test ended. Their names (race, race_khugepaged,
+ * race_shmem, race_numa) are the ones users filter on.
+ */
+#define RACE_FIXTURE(name, npmd, node, undo)				\
+	FIXTURE(name) {							\
+		struct race x;						\
+	};								\
+	FIXTURE_VARIANT(name) {						\
+		enum mem_type type;					\
+	};								\
+	FIXTURE_SETUP(name)						\
+	{								\
+		SKIP_IF(test_setup(_metadata, &self->x, variant->type,	\
+				   npmd, node));			\
+	}								\
+	FIXTURE_TEARDOWN(name)						\
+	{								\
+		undo;							\
+		race_fini(&self->x);					\
+	}
+
+RACE_FIXTURE(race, 1, -1, (void)0)
+ADD_TYPE(race, anon, MEM_ANON);
+ADD_SHMEM_TYPES(race, ADD_TYPE);
+
+/*
+ * khugepaged made fast for race 4: a full scan of every process registered
+ * with it (other processes' huge MADV_HUGEPAGE mappings too, such as a
+ * VM's RAM) in a wakeup or two, every millisecond; the knobs' values
+ * before it, put back by the fixture's teardown.
+ */
+static const char *const fast_knobs[][2] = {
+	{ "khugepaged/scan_sleep_millisecs", "1" },
+	{ "khugepaged/alloc_sleep_millisecs", "1" },
+	{ "khugepaged/pages_to_scan", "524288" },
+};
+static char fast_saved[ARRAY_SIZE(fast_knobs)][32];
+
+/* khugepaged's knobs back as they were, however the test ended. */
+RACE_FIXTURE(race_khugepaged, R4_RANGES, -1,
+	     thp_knobs_swap(fast_knobs, ARRAY_SIZE(fast_knobs), fast_saved,
+			    true))
+ADD_TYPE(race_khugepaged, anon, MEM_ANON);
+ADD_SHMEM_TYPES(race_khugepaged, ADD_TYPE);
+
+RACE_FIXTURE(race_shmem, 1, -1, (void)0)
+ADD_SHMEM_TYPES(race_shmem, ADD_TYPE);
+
+RACE_FIXTURE(race_numa, 1, RACE_NODE, (void)0)
+ADD_TYPE(race_numa, anon, MEM_ANON);
+ADD_SHMEM_TYPES(race_numa, ADD_TYPE);
+
+/*
+ * Each race's section ends with its tests, in the order -l lists them
+ * (within a fixture, the order of the TEST_F()s): race 3, race_shmem's
+ * first test, before race 1 and its variants.
+ */
+
+/* ---- race 3: observer_vs_failed_collapse -------------------------------- */
+
+/*
+ * Collapses that fail part-way (MODE_MISSING registered; a disturber fills
+ * a hole, pins or touches a page): a reader of the data/hole map
+ * (SEEK_DATA/SEEK_HOLE, or mincore) and of fstat never sees a
+ * half-collapsed range. Window: a whole observer pass ran inside one
+ * MADV_COLLAPSE call that then failed.
+ */
+
+enum disturb { D_NONE, D_FILL, D_PIN, D_TOUCH, NR_DISTURB };
+static const char *const disturb_name[] = {
+	[D_NONE] = "none", [D_FILL] = "fill", [D_PIN] = "pin",
+	[D_TOUCH] = "touch",
+};
+
+/* What a page is, as the threads that change it say (the truth). */
+enum pstate { S_PRESENT, S_HOLE, S_FILLING, S_FILLED };
+
+struct r3 {
+	struct race *x;
+	unsigned int *state;	/* enum pstate of each page */
+	unsigned int seq;	/* odd while MADV_COLLAPSE is in flight */
+	int ret;
+	bool done;
+	enum disturb action;
+	size_t page;
+	uint64_t delay_ns, hold_ns;
+	int pipe[2];
+	/* the observer's own */
+	unsigned int *before, *after;
+	bool *hole_seen;
+	unsigned long passes, inside, charged;
+	long long blocks_per_page;
+};
+
+static unsigned int state_get(struct r3 *s, size_t p)
+{
+	return __atomic_load_n(&s->state[p], __ATOMIC_ACQUIRE);
+}
+
+static void state_set(struct r3 *s, size_t p, enum pstate v)
+{
+	__atomic_store_n(&s->state[p], v, __ATOMIC_RELEASE);
+}
+
+static void r3_collapser(void *arg, struct role *role)
+{
+	struct r3 *s = arg;
+
+	role_set(role, "in MADV_COLLAPSE", -1);
+	__atomic_add_fetch(&s->seq, 1, __ATOMIC_ACQ_REL);
+	s->ret = collapse(s->x->r.addr, s->x->r.size);
+	__atomic_add_fetch(&s->seq, 1, __ATOMIC_ACQ_REL);
+	__atomic_store_n(&s->done, true, __ATOMIC_RELEASE);
+}
+
+/* The data/hole map read in this pass against the truth around it. */
+static void r3_check_map(struct r3 *s, bool in_flight)
+{
+	struct race *x = s->x;
+	const char *how = x->r.fd >= 0 ? "SEEK_DATA/SEEK_HOLE" : "mincore()";
+	const char *when = in_flight ? "while MADV_COLLAPSE was in flight" :
+				       "with no collapse in flight";
+	size_t p;
+
+	for (p = 0; p < x->npages && !race_failed(x); p++) {
+		if ((s->before[p] == S_PRESENT || s->before[p] == S_FILLED) &&
+		    s->hole_seen[p])
+			race_fail(x, "present page %zu (offset %#zx) reported as a hole by %s %s",
+				  p, p * x->ps, how, when);
+		else if (s->before[p] == S_HOLE && s->after[p] == S_HOLE &&
+			 !s->hole_seen[p])
+			race_fail(x, "hole %zu (offset %#zx), which no thread filled, reported as data by %s %s",
+				  p, p * x->ps, how, when);
+	}
+}
+
+/*
+ * Size never moves. Blocks: the pages present (plus fills in progress), or,
+ * while a collapse is in flight, the whole range at once (plus holes filled
+ * after the collapse counted them): the fixed kernel charges all the holes
+ * it counted before its final check and uncharges them on rollback.
+ * Anything between is a range seen half collapsed.
+ */
+static void r3_check_stat(struct r3 *s, const struct stat *st, bool in_flight)
+{
+	struct race *x = s->x;
+	long long present = 0, f0 = 0, f1 = 0, b;
+	size_t p;
+
+	for (p = 0; p < x->npages; p++) {
+		present += s->before[p] == S_PRESENT;
+		f0 += s->before[p] == S_FILLED;
+		f1 += s->after[p] >= S_FILLING;
+	}
+	if (st->st_size != (off_t)x->r.size) {
+		race_fail(x, "file size moved: %lld, should be %zu",
+			  (long long)st->st_size, x->r.size);
+		return;
+	}
+	b = st->st_blocks / s->blocks_per_page;
+	if (b >= present + f0 && b <= present + f1)
+		return;
+	if (in_flight && b >= (long long)x->npages &&
+	    b <= (long long)x->npages + f1) {
+		s->charged++;
+		return;
+	}
+	race_fail(x, "st_blocks says %lld pages allocated %s; %lld..%lld are present (or %zu..%lld while a collapse charges its holes)",
+		  b, in_flight ? "while MADV_COLLAPSE was in flight" :
+		  "with no collapse in flight", present + f0, present + f1,
+		  x->npages, x->npages + f1);
+}
+
+static void r3_states(struct r3 *s, unsigned int *into)
+{
+	size_t p;
+
+	for (p = 0; p < s->x->npages; p++)
+		into[p] = state_get(s, p);
+}
+
+/* One pass: the data/hole map and fstat(), checked against the truth. */
+static void r3_pass(struct r3 *s)
+{
+	struct race *x = s->x;
+	unsigned int s0, s1;
+	struct stat st = { 0 };
+	bool in_flight;
+
+	r3_states(s, s->before);
+	s0 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+	if (mem_missing(&x->r, s->hole_seen) ||
+	    (x->r.fd >= 0 && fstat(x->r.fd, &st))) {
+		race_fail(x, "observer: %s", strerror(errno));
+		return;
+	}
+	s1 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+	r3_states(s, s->after);
+	in_flight = (s0 & 1) || s0 != s1;
+	s->passes++;
+	s->inside += s0 == s1 && (s0 & 1);
+	r3_check_map(s, in_flight);
+	if (x->r.fd >= 0)
+		r3_check_stat(s, &st, in_flight);
+}
+
+static void r3_observer(void *arg, struct role *role)
+{
+	struct r3 *s = arg;
+
+	role_set(role, "reading the data/hole map", -1);
+	do {
+		r3_pass(s);
+	} while (!__atomic_load_n(&s->done, __ATOMIC_ACQUIRE) &&
+		 !race_failed(s->x));
+}
+
+static void r3_fill(struct r3 *s, struct role *role)
+{
+	struct race *x = s->x;
+
+	state_set(s, s->page, S_FILLING);
+	if (x->r.fd >= 0) {
+		role_set(role, "pwrite() into a hole", s->page);
+		if (pwrite(x->r.fd, x->page_buf, x->ps, s->page * x->ps) !=
+		    (ssize_t)x->ps)
+			race_fail(x, "pwrite() of page %zu: %s", s->page,
+				  strerror(errno));
+	} else {
+		role_set(role, "reading a hole, waiting for the fault handler",
+			 s->page);
+		(void)*(volatile char *)page_addr(x, s->page);
+	}
+	state_set(s, s->page, S_FILLED);
+}
+
+/* vmsplice() holds a reference on the page until the pipe is read. */
+static void r3_pin(struct r3 *s, struct role *role)
+{
+	struct race *x = s->x;
+	struct iovec iov = { .iov_base = page_addr(x, s->page),
+			     .iov_len = x->ps };
+	char *buf = x->buf;
+
+	role_set(role, "vmsplice() of a present page", s->page);
+	if (vmsplice(s->pipe[1], &iov, 1, 0) != (ssize_t)x->ps) {
+		race_fail(x, "vmsplice(): %s", strerror(errno));
+		return;
+	}
+	race_spin_ns(s->hold_ns);
+	role_set(role, "reading the pipe to unpin a page", s->page);
+	if (read(s->pipe[0], buf, x->ps) != (ssize_t)x->ps)
+		race_fail(x, "reading the vmsplice() pipe: %s",
+			  strerror(errno));
+}
+
+static void r3_touch(struct r3 *s, struct role *role)
+{
+	volatile char *page = page_addr(s->x, s->page);
+	uint64_t end = race_now_ns() + s->hold_ns;
+
+	role_set(role, "reading a present page", s->page);
+	do {
+		(void)*page;
+	} while (race_now_ns() < end);
+}
+
+static void r3_disturber(void *arg, struct role *role)
+{
+	struct r3 *s = arg;
+
+	race_spin_until(race_now_ns() + s->delay_ns, role->crowded);
+	if (s->action == D_FILL)
+		r3_fill(s, role);
+	else if (s->action == D_PIN)
+		r3_pin(s, role);
+	else if (s->action == D_TOUCH)
+		r3_touch(s, role);
+}
+
+static void r3_plan(struct race *x, struct r3 *s)
+{
+	size_t p;
+
+	for (p = 0; p < x->npages; p++)
+		state_set(s, p, x->hole[p] ? S_HOLE : S_PRESENT);
+	s->action = race_rng_below(&x->rng, NR_DISTURB);
+	s->page = random_page(x, s->action == D_FILL);
+	s->delay_ns = race_moment(x);
+	s->hold_ns = race_rng_below(&x->rng, x->call_ns / 2 + 1);
+	if (s->action == D_FILL && x->r.fd >= 0)
+		pattern_fill(x->page_buf, x->ps, PATTERN_FILL, s->page);
+	s->seq = 0;
+	s->ret = -1;
+	s->done = false;
+	s->passes = s->inside = 0;
+}
+
+static void r3_outcome(struct race *x, struct r3 *s)
+{
+	if (s->action == D_FILL) {
+		x->want[s->page] = x->r.fd >= 0 ? W_FILL : W_UFFD;
+		x->changed[s->page] = true;
+	}
+	if (round_conclusive(x, 0, s->ret == ENOMEM))
+		x->windows += s->ret && s->inside;
+	tally(&x->out, calls_errno_name(s->ret));
+	tally(&x->out, disturb_name[s->action]);
+	if (!s->ret)
+		race_fail(x, "MADV_COLLAPSE succeeded over holes under MODE_MISSING (the holes were filled silently)");
+	else if (s->ret != EBUSY && s->ret != EAGAIN && s->ret != ENOMEM)
+		race_fail(x, "MADV_COLLAPSE returned %s; allowed: EBUSY, EAGAIN%s",
+			  calls_errno_name(s->ret), einval_hint(x, s->ret));
+}
+
+static void r3_iteration(struct race *x, struct team *t, struct r3 *s)
+{
+	if (!round_holes(x, R3_HOLES))
+		return;
+	r3_plan(x, s);
+	if (reg_missing(x, 0, x->npages)) {
+		race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
+		return;
+	}
+	handler_mark(x);
+	if (!team_round(t))
+		return;
+	r3_outcome(x, s);
+	handler_check(x);
+	unreg(x, 0, x->npages);
+	verify_data(x, 0, x->npages);
+}
+
+static bool r3_alloc(struct race *x, struct r3 *s)
+{
+	s->x = x;
+	s->state = calloc(x->npages, sizeof(*s->state));
+	s->before = calloc(x->npages, sizeof(*s->before));
+	s->after = calloc(x->npages, sizeof(*s->after));
+	s->hole_seen = calloc(x->npages, sizeof(bool));
+	s->blocks_per_page = x->ps / 512;
+	return s->state && s->before && s->after && s->hole_seen &&
+	       !pipe(s->pipe);
+}
+
+static void r3_free(struct r3 *s)
+{
+	free(s->state);
+	free(s->before);
+	free(s->after);
+	free(s->hole_seen);
+	close(s->pipe[0]);
+	close(s->pipe[1]);
+}
+
+static void run_observer_vs_failed_collapse(struct race *x,
+					    unsigned long *passes,
+					    unsigned long *charged)
+{
+	struct team t = { 0 };
+	struct r3 s = { 0 };
+	const char *why = start_handler(x);
+
+	if (why || !r3_alloc(x, &s)) {
+		race_fail(x, "%s", why ? why : "out of memory or pipes");
+		return;
+	}
+	team_lead(&t, "collapser", r3_collapser);
+	team_add(&t, "observer", r3_observer);
+	team_add(&t, "disturber", r3_disturber);
+	race_start(x, 1, MIN_ITERS);
+	if (calibrate(x, true, R3_HOLES) && race_team_start(x, &t, &s))
+		while (race_next(x)) {
+			r3_iteration(x, &t, &s);
+			*passes += s.passes;
+		}
+	race_team_stop(x, &t);
+	*charged = s.charged;
+	if (!x->leak)
+		r3_free(&s);
+}
+
+TEST_F_TIMEOUT(race_shmem, observer_vs_failed_collapse, RACE_TIMEOUT_S(1))
+{
+	unsigned long passes = 0, charged = 0;
+
+	run_observer_vs_failed_collapse(&self->x, &passes, &charged);
+	diag("%s: %lu observer passes; st_blocks showed the whole range charged by a collapse in flight %lu times",
+	     _metadata->name, passes, charged);
+	race_verdict(_metadata, &self->x,
+		     "an observer pass inside a MADV_COLLAPSE that failed");
+}
+
+/* ---- race 1: reg_vs_collapse, and its variants -------------------------- */
+
+/*
+ * A registration racing MADV_COLLAPSE: pages seen missing after it fault
+ * to userspace, whatever the moment; the collapse says success, EBUSY or
+ * EAGAIN. Window: UFFDIO_REGISTER returned inside a call that then
+ * succeeded, or in the last quarter of one that was then rolled back
+ * (EBUSY, EAGAIN): a collapse looks for userfaultfds late in the call
+ * (after copying, in collapse_file(); after retaking the mmap lock, in
+ * __collapse_huge_page_isolate()), so a registration early in a call that
+ * is then refused raced nothing (reg_raced()). Its variants, each with
+ * race 1's window and more:
+ *  - reg_vs_collapse_uring_pins (race 7): a thread registers and
+ *    unregisters an io_uring buffer over a present page in a loop; a pin
+ *    overlapped the window's call, and no call may succeed while a pin
+ *    lasts all through it;
+ *  - reg_vs_crowded_collapse: collapse_file()'s userfaultfd walk made long
+ *    (R1_CROWD more mappings after the registered one): a registration
+ *    that returns after the walk looked at its mapping finds no page
+ *    missing (the retry entries hide the holes until the huge page is
+ *    stored), or the holes raise events; the window is that gap;
+ *  - other_process_reg_vs_collapse (race 5): the registrar a child process
+ *    with a mapping of the file, a userfaultfd and a handler of its own;
+ *  - reg_vs_collapse_across_nodes (race 8): the memory on node 1, the
+ *    collapser bound to node 0 and the registrar to node 1; the window's
+ *    roles ran on different nodes.
+ */
 
 struct r1 {
 	struct race *x;
@@ -477,7 +900,82 @@ static void run_reg_vs_collapse(struct race *x, struct r1 *s,
 	crowd_destroy(&s->crowd);
 }
 
-/* ---- race 2: filling holes vs MADV_COLLAPSE ----------------------------- */
+TEST_F_TIMEOUT(race, reg_vs_collapse, RACE_TIMEOUT_S(1))
+{
+	struct r1 s = { 0 };
+
+	run_reg_vs_collapse(&self->x, &s, 0);
+	race_verdict(_metadata, &self->x,
+		     "registration returned during a MADV_COLLAPSE call");
+}
+
+TEST_F_TIMEOUT(race, reg_vs_collapse_uring_pins, RACE_TIMEOUT_S(1))
+{
+	struct race *x = &self->x;
+	struct r1 s = { 0 };
+	int ret;
+
+	SKIP_IF(uring_probe());
+	s.pinner = uring_pinner();
+	ASSERT_NE(NULL, s.pinner) TH_LOG("io_uring_queue_init() failed");
+	ret = uring_pin_buffer(s.pinner, x->r.addr, x->ps);
+	if (ret) {
+		uring_pinner_free(s.pinner);
+		SKIP(return, "io_uring cannot register buffers over %s: %s",
+		     mem_type_name(x->r.type), strerror(-ret));
+	}
+	uring_unpin_buffer(s.pinner);
+	run_reg_vs_collapse(x, &s, 0);
+	diag("%s: %lu MADV_COLLAPSE calls ran wholly while a page was pinned",
+	     _metadata->name, s.pinned_calls);
+	if (!x->leak)
+		uring_pinner_free(s.pinner);
+	race_verdict(_metadata, x,
+		     "registration returned during a MADV_COLLAPSE call while a buffer pinned a page");
+}
+
+TEST_F_TIMEOUT(race_shmem, reg_vs_crowded_collapse, RACE_TIMEOUT_S(1))
+{
+	struct r1 s = { .crowd_wanted = true };
+
+	run_reg_vs_collapse(&self->x, &s, 0);
+	race_verdict(_metadata, &self->x,
+		     "a registration returned between the walk's look at its mapping and the huge page's store");
+}
+
+TEST_F_TIMEOUT(race_shmem, other_process_reg_vs_collapse, RACE_TIMEOUT_S(1))
+{
+	/* what the registrar's process reads and writes each round */
+	struct r1 *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(MAP_FAILED, s);
+	s->other_process = true;
+	run_reg_vs_collapse(&self->x, s, 0);
+	race_verdict(_metadata, &self->x,
+		     "the other process's registration returned during a MADV_COLLAPSE call");
+}
+
+TEST_F_TIMEOUT(race_numa, reg_vs_collapse_across_nodes, RACE_TIMEOUT_S(1))
+{
+	struct r1 s = { 0 };
+
+	run_reg_vs_collapse(&self->x, &s, RACE_NODE + 1);
+	diag("%s: the collapser and the registrar ran on different nodes in %lu of %lu iterations",
+	     _metadata->name, s.apart, self->x.budget.iters);
+	race_verdict(_metadata, &self->x,
+		     "registration returned during a MADV_COLLAPSE call on another node");
+}
+
+/* ---- race 2: fill_vs_collapse ------------------------------------------- */
+
+/*
+ * Holes filled (stores, pwrite(), fallocate()) while MADV_COLLAPSE runs: no
+ * write lost, the collapse says success or EAGAIN, and the range agrees
+ * with the answer (r2_outcome()). Window: a fill of a hole ran at the same
+ * time as a call (it began before the call ended and ended after the call
+ * began).
+ */
 
 struct fill_job {
 	size_t page;
@@ -678,488 +1176,27 @@ static void run_fill_vs_collapse(struct race *x)
 		free(bufs);
 }
 
-/* ---- race 3: an observer during collapses that fail part-way ------------- */
-
-enum disturb { D_NONE, D_FILL, D_PIN, D_TOUCH, NR_DISTURB };
-static const char *const disturb_name[] = {
-	[D_NONE] = "none", [D_FILL] = "fill", [D_PIN] = "pin",
-	[D_TOUCH] = "touch",
-};
-
-/* What a page is, as the threads that change it say (the truth). */
-enum pstate { S_PRESENT, S_HOLE, S_FILLING, S_FILLED };
-
-struct r3 {
-	struct race *x;
-	unsigned int *state;	/* enum pstate of each page */
-	unsigned int seq;	/* odd while MADV_COLLAPSE is in flight */
-	int ret;
-	bool done;
-	enum disturb action;
-	size_t page;
-	uint64_t delay_ns, hold_ns;
-	int pipe[2];
-	/* the observer's own */
-	unsigned int *before, *after;
-	bool *hole_seen;
-	unsigned long passes, inside, charged;
-	long long blocks_per_page;
-};
-
-static unsigned int state_get(struct r3 *s, size_t p)
+TEST_F_TIMEOUT(race, fill_vs_collapse, RACE_TIMEOUT_S(1))
 {
-	return __atomic_load_n(&s->state[p], __ATOMIC_ACQUIRE);
+	struct race *x = &self->x;
+
+	run_fill_vs_collapse(x);
+	diag("%s: EAGAIN %lu times, %lu of them with a fill during the call",
+	     _metadata->name, tally_of(&x->out, "EAGAIN"),
+	     tally_of(&x->out, "EAGAIN-in-window"));
+	race_verdict(_metadata, x, "a fill during a MADV_COLLAPSE call");
 }
 
-static void state_set(struct r3 *s, size_t p, enum pstate v)
-{
-	__atomic_store_n(&s->state[p], v, __ATOMIC_RELEASE);
-}
-
-static void r3_collapser(void *arg, struct role *role)
-{
-	struct r3 *s = arg;
-
-	role_set(role, "in MADV_COLLAPSE", -1);
-	__atomic_add_fetch(&s->seq, 1, __ATOMIC_ACQ_REL);
-	s->ret = collapse(s->x->r.addr, s->x->r.size);
-	__atomic_add_fetch(&s->seq, 1, __ATOMIC_ACQ_REL);
-	__atomic_store_n(&s->done, true, __ATOMIC_RELEASE);
-}
-
-/* The data/hole map read in this pass against the truth around it. */
-static void r3_check_map(struct r3 *s, bool in_flight)
-{
-	struct race *x = s->x;
-	const char *how = x->r.fd >= 0 ? "SEEK_DATA/SEEK_HOLE" : "mincore()";
-	const char *when = in_flight ? "while MADV_COLLAPSE was in flight" :
-				       "with no collapse in flight";
-	size_t p;
-
-	for (p = 0; p < x->npages && !race_failed(x); p++) {
-		if ((s->before[p] == S_PRESENT || s->before[p] == S_FILLED) &&
-		    s->hole_seen[p])
-			race_fail(x, "present page %zu (offset %#zx) reported as a hole by %s %s",
-				  p, p * x->ps, how, when);
-		else if (s->before[p] == S_HOLE && s->after[p] == S_HOLE &&
-			 !s->hole_seen[p])
-			race_fail(x, "hole %zu (offset %#zx), which no thread filled, reported as data by %s %s",
-				  p, p * x->ps, how, when);
-	}
-}
+/* ---- race 6: unregister_vs_collapse ------------------------------------- */
 
 /*
- * Size never moves. Blocks: the pages present (plus fills in progress), or,
- * while a collapse is in flight, the whole range at once (plus holes filled
- * after the collapse counted them): the fixed kernel charges all the holes
- * it counted before its final check and uncharges them on rollback.
- * Anything between is a range seen half collapsed.
+ * The registration goes (UFFDIO_UNREGISTER, or close() of the userfaultfd)
+ * while MADV_COLLAPSE runs: a call wholly under it is refused, and once it
+ * is gone the collapse succeeds (no hang, no stale EBUSY). Window: the
+ * unregistration ran at the same time as a call (the call began before it
+ * returned and ended after it began: on anon the two serialise on the mmap
+ * lock, so one rarely returns inside the other).
  */
-static void r3_check_stat(struct r3 *s, const struct stat *st, bool in_flight)
-{
-	struct race *x = s->x;
-	long long present = 0, f0 = 0, f1 = 0, b;
-	size_t p;
-
-	for (p = 0; p < x->npages; p++) {
-		present += s->before[p] == S_PRESENT;
-		f0 += s->before[p] == S_FILLED;
-		f1 += s->after[p] >= S_FILLING;
-	}
-	if (st->st_size != (off_t)x->r.size) {
-		race_fail(x, "file size moved: %lld, should be %zu",
-			  (long long)st->st_size, x->r.size);
-		return;
-	}
-	b = st->st_blocks / s->blocks_per_page;
-	if (b >= present + f0 && b <= present + f1)
-		return;
-	if (in_flight && b >= (long long)x->npages &&
-	    b <= (long long)x->npages + f1) {
-		s->charged++;
-		return;
-	}
-	race_fail(x, "st_blocks says %lld pages allocated %s; %lld..%lld are present (or %zu..%lld while a collapse charges its holes)",
-		  b, in_flight ? "while MADV_COLLAPSE was in flight" :
-		  "with no collapse in flight", present + f0, present + f1,
-		  x->npages, x->npages + f1);
-}
-
-static void r3_states(struct r3 *s, unsigned int *into)
-{
-	size_t p;
-
-	for (p = 0; p < s->x->npages; p++)
-		into[p] = state_get(s, p);
-}
-
-/* One pass: the data/hole map and fstat(), checked against the truth. */
-static void r3_pass(struct r3 *s)
-{
-	struct race *x = s->x;
-	unsigned int s0, s1;
-	struct stat st = { 0 };
-	bool in_flight;
-
-	r3_states(s, s->before);
-	s0 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
-	if (mem_missing(&x->r, s->hole_seen) ||
-	    (x->r.fd >= 0 && fstat(x->r.fd, &st))) {
-		race_fail(x, "observer: %s", strerror(errno));
-		return;
-	}
-	s1 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
-	r3_states(s, s->after);
-	in_flight = (s0 & 1) || s0 != s1;
-	s->passes++;
-	s->inside += s0 == s1 && (s0 & 1);
-	r3_check_map(s, in_flight);
-	if (x->r.fd >= 0)
-		r3_check_stat(s, &st, in_flight);
-}
-
-static void r3_observer(void *arg, struct role *role)
-{
-	struct r3 *s = arg;
-
-	role_set(role, "reading the data/hole map", -1);
-	do {
-		r3_pass(s);
-	} while (!__atomic_load_n(&s->done, __ATOMIC_ACQUIRE) &&
-		 !race_failed(s->x));
-}
-
-static void r3_fill(struct r3 *s, struct role *role)
-{
-	struct race *x = s->x;
-
-	state_set(s, s->page, S_FILLING);
-	if (x->r.fd >= 0) {
-		role_set(role, "pwrite() into a hole", s->page);
-		if (pwrite(x->r.fd, x->page_buf, x->ps, s->page * x->ps) !=
-		    (ssize_t)x->ps)
-			race_fail(x, "pwrite() of page %zu: %s", s->page,
-				  strerror(errno));
-	} else {
-		role_set(role, "reading a hole, waiting for the fault handler",
-			 s->page);
-		(void)*(volatile char *)page_addr(x, s->page);
-	}
-	state_set(s, s->page, S_FILLED);
-}
-
-/* vmsplice() holds a reference on the page until the pipe is read. */
-static void r3_pin(struct r3 *s, struct role *role)
-{
-	struct race *x = s->x;
-	struct iovec iov = { .iov_base = page_addr(x, s->page),
-			     .iov_len = x->ps };
-	char *buf = x->buf;
-
-	role_set(role, "vmsplice() of a present page", s->page);
-	if (vmsplice(s->pipe[1], &iov, 1, 0) != (ssize_t)x->ps) {
-		race_fail(x, "vmsplice(): %s", strerror(errno));
-		return;
-	}
-	race_spin_ns(s->hold_ns);
-	role_set(role, "reading the pipe to unpin a page", s->page);
-	if (read(s->pipe[0], buf, x->ps) != (ssize_t)x->ps)
-		race_fail(x, "reading the vmsplice() pipe: %s",
-			  strerror(errno));
-}
-
-static void r3_touch(struct r3 *s, struct role *role)
-{
-	volatile char *page = page_addr(s->x, s->page);
-	uint64_t end = race_now_ns() + s->hold_ns;
-
-	role_set(role, "reading a present page", s->page);
-	do {
-		(void)*page;
-	} while (race_now_ns() < end);
-}
-
-static void r3_disturber(void *arg, struct role *role)
-{
-	struct r3 *s = arg;
-
-	race_spin_until(race_now_ns() + s->delay_ns, role->crowded);
-	if (s->action == D_FILL)
-		r3_fill(s, role);
-	else if (s->action == D_PIN)
-		r3_pin(s, role);
-	else if (s->action == D_TOUCH)
-		r3_touch(s, role);
-}
-
-static void r3_plan(struct race *x, struct r3 *s)
-{
-	size_t p;
-
-	for (p = 0; p < x->npages; p++)
-		state_set(s, p, x->hole[p] ? S_HOLE : S_PRESENT);
-	s->action = race_rng_below(&x->rng, NR_DISTURB);
-	s->page = random_page(x, s->action == D_FILL);
-	s->delay_ns = race_moment(x);
-	s->hold_ns = race_rng_below(&x->rng, x->call_ns / 2 + 1);
-	if (s->action == D_FILL && x->r.fd >= 0)
-		pattern_fill(x->page_buf, x->ps, PATTERN_FILL, s->page);
-	s->seq = 0;
-	s->ret = -1;
-	s->done = false;
-	s->passes = s->inside = 0;
-}
-
-static void r3_outcome(struct race *x, struct r3 *s)
-{
-	if (s->action == D_FILL) {
-		x->want[s->page] = x->r.fd >= 0 ? W_FILL : W_UFFD;
-		x->changed[s->page] = true;
-	}
-	if (round_conclusive(x, 0, s->ret == ENOMEM))
-		x->windows += s->ret && s->inside;
-	tally(&x->out, calls_errno_name(s->ret));
-	tally(&x->out, disturb_name[s->action]);
-	if (!s->ret)
-		race_fail(x, "MADV_COLLAPSE succeeded over holes under MODE_MISSING (the holes were filled silently)");
-	else if (s->ret != EBUSY && s->ret != EAGAIN && s->ret != ENOMEM)
-		race_fail(x, "MADV_COLLAPSE returned %s; allowed: EBUSY, EAGAIN%s",
-			  calls_errno_name(s->ret), einval_hint(x, s->ret));
-}
-
-static void r3_iteration(struct race *x, struct team *t, struct r3 *s)
-{
-	if (!round_holes(x, R3_HOLES))
-		return;
-	r3_plan(x, s);
-	if (reg_missing(x, 0, x->npages)) {
-		race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
-		return;
-	}
-	handler_mark(x);
-	if (!team_round(t))
-		return;
-	r3_outcome(x, s);
-	handler_check(x);
-	unreg(x, 0, x->npages);
-	verify_data(x, 0, x->npages);
-}
-
-static bool r3_alloc(struct race *x, struct r3 *s)
-{
-	s->x = x;
-	s->state = calloc(x->npages, sizeof(*s->state));
-	s->before = calloc(x->npages, sizeof(*s->before));
-	s->after = calloc(x->npages, sizeof(*s->after));
-	s->hole_seen = calloc(x->npages, sizeof(bool));
-	s->blocks_per_page = x->ps / 512;
-	return s->state && s->before && s->after && s->hole_seen &&
-	       !pipe(s->pipe);
-}
-
-static void r3_free(struct r3 *s)
-{
-	free(s->state);
-	free(s->before);
-	free(s->after);
-	free(s->hole_seen);
-	close(s->pipe[0]);
-	close(s->pipe[1]);
-}
-
-static void run_observer_vs_failed_collapse(struct race *x,
-					    unsigned long *passes,
-					    unsigned long *charged)
-{
-	struct team t = { 0 };
-	struct r3 s = { 0 };
-	const char *why = start_handler(x);
-
-	if (why || !r3_alloc(x, &s)) {
-		race_fail(x, "%s", why ? why : "out of memory or pipes");
-		return;
-	}
-	team_lead(&t, "collapser", r3_collapser);
-	team_add(&t, "observer", r3_observer);
-	team_add(&t, "disturber", r3_disturber);
-	race_start(x, 1, MIN_ITERS);
-	if (calibrate(x, true, R3_HOLES) && race_team_start(x, &t, &s))
-		while (race_next(x)) {
-			r3_iteration(x, &t, &s);
-			*passes += s.passes;
-		}
-	race_team_stop(x, &t);
-	*charged = s.charged;
-	if (!x->leak)
-		r3_free(&s);
-}
-
-/* ---- race 4: registration vs khugepaged --------------------------------- */
-
-struct r4 {
-	struct race *x;
-	size_t per;		/* pages per range (one PMD) */
-	uint64_t span_ns;	/* registrations are spread over this */
-	unsigned int order[R4_RANGES];
-	uint64_t at[R4_RANGES];
-	bool first[R4_RANGES];		/* k-th registration saw holes */
-	int collapsed_at[R4_RANGES];	/* first snapshot seeing it, or -1 */
-	unsigned long registered_first, first_before, slow_scans;
-};
-
-static void r4_toucher(void *arg, struct role *role)
-{
-	struct r4 *s = arg;
-
-	touch_seen(s->x, 0, s->x->npages, role);
-}
-
-/* Registration moments: sorted times, dealt to the ranges at random. */
-static void r4_plan(struct race *x, struct r4 *s)
-{
-	race_rng_sorted(&x->rng, s->at, R4_RANGES, s->span_ns);
-	race_rng_shuffle(&x->rng, s->order, R4_RANGES);
-}
-
-/*
- * Snapshot @k (x->missing just read): the ranges khugepaged has collapsed
- * by now (none of their pages missing) that it had not at earlier ones.
- */
-static void r4_note_collapsed(struct r4 *s, int k)
-{
-	unsigned int i;
-
-	for (i = 0; i < R4_RANGES; i++)
-		if (s->collapsed_at[i] < 0 && range_full(s->x, i))
-			s->collapsed_at[i] = k;
-}
-
-/* Register each range at its moment; note what khugepaged did first. */
-static void r4_register_all(struct race *x, struct r4 *s, uint64_t t0)
-{
-	size_t first;
-	unsigned int k;
-
-	for (k = 0; k < R4_RANGES; k++) {
-		s->first[k] = false;
-		s->collapsed_at[k] = -1;
-	}
-	for (k = 0; k < R4_RANGES && !race_failed(x); k++) {
-		first = s->order[k] * s->per;
-		race_sleep_until(t0 + s->at[k]);
-		if (reg_missing(x, first, s->per)) {
-			race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
-			return;
-		}
-		s->first[k] = snapshot_seen(x, first, s->per);
-		r4_note_collapsed(s, k);
-		s->registered_first += s->first[k];
-		tally(&x->out, s->first[k] ? "registered-first" :
-			       "collapsed-before-registration");
-	}
-}
-
-/*
- * The window of race 4: a registration that returned with holes seen in
- * its range while khugepaged was collapsing the batch: it had collapsed
- * another range by the time the registration returned, and collapsed yet
- * another one after. A range khugepaged collapsed before its registration
- * tests nothing: it had no hole left to protect.
- */
-static unsigned int r4_windows(const struct r4 *s)
-{
-	unsigned int k, i, n = 0;
-	bool before, after;
-	int at;
-
-	for (k = 0; k < R4_RANGES; k++) {
-		if (!s->first[k])
-			continue;
-		before = after = false;
-		for (i = 0; i < R4_RANGES; i++) {
-			at = s->collapsed_at[i];
-			if (i == s->order[k] || at < 0)
-				continue;
-			before |= at <= (int)k;
-			after |= at > (int)k;
-		}
-		n += before && after;
-	}
-	return n;
-}
-
-/*
- * Keep both sides of the race in play: spread the registrations wider when
- * khugepaged lost every race of the batch, narrower when it won them all
- * (khugepaged's pace moves with the machine's load).
- */
-static void r4_adapt(struct r4 *s)
-{
-	unsigned long first = s->registered_first - s->first_before;
-
-	if (first == R4_RANGES)
-		s->span_ns += s->span_ns / 2;
-	else if (!first && s->span_ns > 2000000)
-		s->span_ns -= s->span_ns / 4;
-	s->first_before = s->registered_first;
-}
-
-static void r4_batch(struct race *x, struct team *t, struct r4 *s)
-{
-	if (!reset_ranges(x, R4_HOLES))
-		return;
-	r4_plan(x, s);
-	if (madvise(x->r.addr, x->r.size, MADV_HUGEPAGE)) {
-		race_fail(x, "MADV_HUGEPAGE: %s", strerror(errno));
-		return;
-	}
-	r4_register_all(x, s, race_now_ns());
-	r4_adapt(s);
-	/*
-	 * khugepaged had its full scans after the last registration, or the
-	 * batch is inconclusive (the invariant is still checked below).
-	 */
-	if (!thp_wait_full_scans(R4_SCANS, R4_SCAN_WAIT_MS)) {
-		s->slow_scans++;
-		x->inconclusive++;
-	} else if (!mem_missing(&x->r, x->missing)) {
-		r4_note_collapsed(s, R4_RANGES);
-		x->windows += r4_windows(s);
-	}
-	handler_mark(x);
-	if (race_failed(x) || !team_round(t))
-		return;
-	handler_check(x);
-	unreg(x, 0, x->npages);
-	expect_collapsed_unseen(x, 0, x->npages);
-	verify_data(x, 0, x->npages);
-}
-
-static void run_khugepaged_vs_reg(struct race *x, struct r4 *s)
-{
-	struct team t = { 0 };
-	const char *why = start_handler(x);
-	uint64_t control;
-
-	if (why) {
-		race_fail(x, "%s", why);
-		return;
-	}
-	control = khugepaged_control(x, R4_HOLES, R4_CONTROL_MS);
-	if (!control)
-		return;
-	s->span_ns = control * 5 / 4 + 1;
-	diag("khugepaged collapsed %d unregistered ranges in %" PRIu64 " ms",
-	     R4_RANGES, control / 1000000);
-	team_add(&t, "toucher", r4_toucher);
-	race_start(x, KHUGEPAGED_BUDGET_X, 0);
-	if (race_team_start(x, &t, s))
-		while (race_next(x))
-			r4_batch(x, &t, s);
-	race_team_stop(x, &t);
-}
-
-/* ---- race 6: unregistration or close vs MADV_COLLAPSE -------------------- */
 
 struct r6 {
 	struct race *x;
@@ -1323,126 +1360,6 @@ static void run_unregister_vs_collapse(struct race *x,
 	race_team_stop(x, &t);
 }
 
-/* ---- set-up ------------------------------------------------------------- */
-
-#define RACE_NODE 1	/* race_numa's memory; the collapser runs on node 0 */
-
-/*
- * @npmd PMDs of @type for the test, bound to NUMA @node unless it is
- * negative (needing that many nodes); a SKIP's reason, or NULL (a set-up
- * error fails the test here).
- */
-static const char *test_setup(struct __test_metadata *_metadata,
-			      struct race *x, enum mem_type type, size_t npmd,
-			      int node)
-{
-	char stream[128];
-	const char *why = node < 0 ? NULL : node_probe(node + 1);
-
-	if (why)
-		return why;
-	snprintf(stream, sizeof(stream), "%s.%s", mem_type_name(type),
-		 _metadata->name);
-	diag("%s: seed %" PRIu64 " (replay with --seed %" PRIu64 ")",
-	     stream, opt.seed, opt.seed);
-	why = race_init(x, &opt, type, npmd, node, stream);
-	if (!why)
-		ASSERT_EQ(0, x->sh->failed) TH_LOG("%s", x->sh->why);
-	return why;
-}
-
-/*
- * The races' fixtures differ only in these: a race over @npmd PMDs of the
- * variant's memory type, on NUMA @node unless it is negative; @undo, then
- * race_fini(), however the test ended. Their names (race, race_khugepaged,
- * race_shmem, race_numa) are the ones users filter on.
- */
-#define RACE_FIXTURE(name, npmd, node, undo)				\
-	FIXTURE(name) {							\
-		struct race x;						\
-	};								\
-	FIXTURE_VARIANT(name) {						\
-		enum mem_type type;					\
-	};								\
-	FIXTURE_SETUP(name)						\
-	{								\
-		SKIP_IF(test_setup(_metadata, &self->x, variant->type,	\
-				   npmd, node));			\
-	}								\
-	FIXTURE_TEARDOWN(name)						\
-	{								\
-		undo;							\
-		race_fini(&self->x);					\
-	}
-
-/* ---- the tests ---------------------------------------------------------- */
-
-RACE_FIXTURE(race, 1, -1, (void)0)
-ADD_TYPE(race, anon, MEM_ANON);
-ADD_SHMEM_TYPES(race, ADD_TYPE);
-
-/*
- * A registration racing MADV_COLLAPSE: pages seen missing after it fault to
- * userspace, whatever the moment; the collapse says success/EBUSY/EAGAIN.
- */
-TEST_F_TIMEOUT(race, reg_vs_collapse, RACE_TIMEOUT_S(1))
-{
-	struct r1 s = { 0 };
-
-	run_reg_vs_collapse(&self->x, &s, 0);
-	race_verdict(_metadata, &self->x,
-		     "registration returned during a MADV_COLLAPSE call");
-}
-
-/*
- * Race 1 while a thread registers and unregisters io_uring buffers over a
- * present page (EAGAIN is retried): the invariant holds, and no collapse
- * succeeds while pinned.
- */
-TEST_F_TIMEOUT(race, reg_vs_collapse_uring_pins, RACE_TIMEOUT_S(1))
-{
-	struct race *x = &self->x;
-	struct r1 s = { 0 };
-	int ret;
-
-	SKIP_IF(uring_probe());
-	s.pinner = uring_pinner();
-	ASSERT_NE(NULL, s.pinner) TH_LOG("io_uring_queue_init() failed");
-	ret = uring_pin_buffer(s.pinner, x->r.addr, x->ps);
-	if (ret) {
-		uring_pinner_free(s.pinner);
-		SKIP(return, "io_uring cannot register buffers over %s: %s",
-		     mem_type_name(x->r.type), strerror(-ret));
-	}
-	uring_unpin_buffer(s.pinner);
-	run_reg_vs_collapse(x, &s, 0);
-	diag("%s: %lu MADV_COLLAPSE calls ran wholly while a page was pinned",
-	     _metadata->name, s.pinned_calls);
-	if (!x->leak)
-		uring_pinner_free(s.pinner);
-	race_verdict(_metadata, x,
-		     "registration returned during a MADV_COLLAPSE call while a buffer pinned a page");
-}
-
-/*
- * Holes filled (stores, pwrite, fallocate) while MADV_COLLAPSE runs: no write
- * lost, the collapse says success or EAGAIN, untouched holes read zero.
- */
-TEST_F_TIMEOUT(race, fill_vs_collapse, RACE_TIMEOUT_S(1))
-{
-	struct race *x = &self->x;
-
-	run_fill_vs_collapse(x);
-	diag("%s: EAGAIN %lu times, %lu of them with a fill during the call",
-	     _metadata->name, tally_of(&x->out, "EAGAIN"),
-	     tally_of(&x->out, "EAGAIN-in-window"));
-	race_verdict(_metadata, x, "a fill during a MADV_COLLAPSE call");
-}
-
-/*
- * The registration goes while MADV_COLLAPSE runs: once it is gone, the
- * collapse succeeds (no hang, no stale EBUSY).
- */
 TEST_F_TIMEOUT(race, unregister_vs_collapse, RACE_TIMEOUT_S(1))
 {
 	unsigned long max_tries = 0;
@@ -1454,31 +1371,177 @@ TEST_F_TIMEOUT(race, unregister_vs_collapse, RACE_TIMEOUT_S(1))
 		     "unregister or close at the same time as a MADV_COLLAPSE call");
 }
 
+/* ---- race 4: khugepaged_vs_reg ------------------------------------------ */
+
 /*
- * khugepaged made fast for race 4: a full scan of every process registered
- * with it (other processes' huge MADV_HUGEPAGE mappings too, such as a
- * VM's RAM) in a wakeup or two, every millisecond; the knobs' values
- * before it, put back by the fixture's teardown.
+ * Registrations racing khugepaged (made fast: fast_knobs) over R4_RANGES
+ * ranges with holes: a range seen with holes after its registration is
+ * never collapsed behind its back. Window: a registration returned with
+ * holes seen in its range while khugepaged was collapsing the batch (it
+ * had collapsed another range by then, and collapsed yet another after),
+ * in a batch whose full scans all came within their bounded wait.
  */
-static const char *const fast_knobs[][2] = {
-	{ "khugepaged/scan_sleep_millisecs", "1" },
-	{ "khugepaged/alloc_sleep_millisecs", "1" },
-	{ "khugepaged/pages_to_scan", "524288" },
+
+struct r4 {
+	struct race *x;
+	size_t per;		/* pages per range (one PMD) */
+	uint64_t span_ns;	/* registrations are spread over this */
+	unsigned int order[R4_RANGES];
+	uint64_t at[R4_RANGES];
+	bool first[R4_RANGES];		/* k-th registration saw holes */
+	int collapsed_at[R4_RANGES];	/* first snapshot seeing it, or -1 */
+	unsigned long registered_first, first_before, slow_scans;
 };
-static char fast_saved[ARRAY_SIZE(fast_knobs)][32];
 
+static void r4_toucher(void *arg, struct role *role)
+{
+	struct r4 *s = arg;
 
-/* khugepaged's knobs back as they were, however the test ended. */
-RACE_FIXTURE(race_khugepaged, R4_RANGES, -1,
-	     thp_knobs_swap(fast_knobs, ARRAY_SIZE(fast_knobs), fast_saved,
-			    true))
-ADD_TYPE(race_khugepaged, anon, MEM_ANON);
-ADD_SHMEM_TYPES(race_khugepaged, ADD_TYPE);
+	touch_seen(s->x, 0, s->x->npages, role);
+}
+
+/* Registration moments: sorted times, dealt to the ranges at random. */
+static void r4_plan(struct race *x, struct r4 *s)
+{
+	race_rng_sorted(&x->rng, s->at, R4_RANGES, s->span_ns);
+	race_rng_shuffle(&x->rng, s->order, R4_RANGES);
+}
 
 /*
- * Registrations racing khugepaged over many ranges with holes: a range seen
- * with holes after its registration is never collapsed behind its back.
+ * Snapshot @k (x->missing just read): the ranges khugepaged has collapsed
+ * by now (none of their pages missing) that it had not at earlier ones.
  */
+static void r4_note_collapsed(struct r4 *s, int k)
+{
+	unsigned int i;
+
+	for (i = 0; i < R4_RANGES; i++)
+		if (s->collapsed_at[i] < 0 && range_full(s->x, i))
+			s->collapsed_at[i] = k;
+}
+
+/* Register each range at its moment; note what khugepaged did first. */
+static void r4_register_all(struct race *x, struct r4 *s, uint64_t t0)
+{
+	size_t first;
+	unsigned int k;
+
+	for (k = 0; k < R4_RANGES; k++) {
+		s->first[k] = false;
+		s->collapsed_at[k] = -1;
+	}
+	for (k = 0; k < R4_RANGES && !race_failed(x); k++) {
+		first = s->order[k] * s->per;
+		race_sleep_until(t0 + s->at[k]);
+		if (reg_missing(x, first, s->per)) {
+			race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
+			return;
+		}
+		s->first[k] = snapshot_seen(x, first, s->per);
+		r4_note_collapsed(s, k);
+		s->registered_first += s->first[k];
+		tally(&x->out, s->first[k] ? "registered-first" :
+			       "collapsed-before-registration");
+	}
+}
+
+/*
+ * The windows of the batch (above). A range khugepaged collapsed before its
+ * registration tests nothing: it had no hole left to protect.
+ */
+static unsigned int r4_windows(const struct r4 *s)
+{
+	unsigned int k, i, n = 0;
+	bool before, after;
+	int at;
+
+	for (k = 0; k < R4_RANGES; k++) {
+		if (!s->first[k])
+			continue;
+		before = after = false;
+		for (i = 0; i < R4_RANGES; i++) {
+			at = s->collapsed_at[i];
+			if (i == s->order[k] || at < 0)
+				continue;
+			before |= at <= (int)k;
+			after |= at > (int)k;
+		}
+		n += before && after;
+	}
+	return n;
+}
+
+/*
+ * Keep both sides of the race in play: spread the registrations wider when
+ * khugepaged lost every race of the batch, narrower when it won them all
+ * (khugepaged's pace moves with the machine's load).
+ */
+static void r4_adapt(struct r4 *s)
+{
+	unsigned long first = s->registered_first - s->first_before;
+
+	if (first == R4_RANGES)
+		s->span_ns += s->span_ns / 2;
+	else if (!first && s->span_ns > 2000000)
+		s->span_ns -= s->span_ns / 4;
+	s->first_before = s->registered_first;
+}
+
+static void r4_batch(struct race *x, struct team *t, struct r4 *s)
+{
+	if (!reset_ranges(x, R4_HOLES))
+		return;
+	r4_plan(x, s);
+	if (madvise(x->r.addr, x->r.size, MADV_HUGEPAGE)) {
+		race_fail(x, "MADV_HUGEPAGE: %s", strerror(errno));
+		return;
+	}
+	r4_register_all(x, s, race_now_ns());
+	r4_adapt(s);
+	/*
+	 * khugepaged had its full scans after the last registration, or the
+	 * batch is inconclusive (the invariant is still checked below).
+	 */
+	if (!thp_wait_full_scans(R4_SCANS, R4_SCAN_WAIT_MS)) {
+		s->slow_scans++;
+		x->inconclusive++;
+	} else if (!mem_missing(&x->r, x->missing)) {
+		r4_note_collapsed(s, R4_RANGES);
+		x->windows += r4_windows(s);
+	}
+	handler_mark(x);
+	if (race_failed(x) || !team_round(t))
+		return;
+	handler_check(x);
+	unreg(x, 0, x->npages);
+	expect_collapsed_unseen(x, 0, x->npages);
+	verify_data(x, 0, x->npages);
+}
+
+static void run_khugepaged_vs_reg(struct race *x, struct r4 *s)
+{
+	struct team t = { 0 };
+	const char *why = start_handler(x);
+	uint64_t control;
+
+	if (why) {
+		race_fail(x, "%s", why);
+		return;
+	}
+	control = khugepaged_control(x, R4_HOLES, R4_CONTROL_MS);
+	if (!control)
+		return;
+	s->span_ns = control * 5 / 4 + 1;
+	diag("khugepaged collapsed %d unregistered ranges in %" PRIu64 " ms",
+	     R4_RANGES, control / 1000000);
+	team_add(&t, "toucher", r4_toucher);
+	race_start(x, KHUGEPAGED_BUDGET_X, 0);
+	if (race_team_start(x, &t, s))
+		while (race_next(x))
+			r4_batch(x, &t, s);
+	race_team_stop(x, &t);
+}
+
 TEST_F_TIMEOUT(race_khugepaged, khugepaged_vs_reg, RACE_TIMEOUT_S(KHUGEPAGED_BUDGET_X))
 {
 	struct race *x = &self->x;
@@ -1494,75 +1557,6 @@ TEST_F_TIMEOUT(race_khugepaged, khugepaged_vs_reg, RACE_TIMEOUT_S(KHUGEPAGED_BUD
 		     "khugepaged collapsed a range before its registration");
 }
 
-RACE_FIXTURE(race_shmem, 1, -1, (void)0)
-ADD_SHMEM_TYPES(race_shmem, ADD_TYPE);
-
-/*
- * Collapses failing part-way (MODE_MISSING, a fill, a pin, a touch): a
- * reader of the data/hole map and fstat never sees a half-collapsed range.
- */
-TEST_F_TIMEOUT(race_shmem, observer_vs_failed_collapse, RACE_TIMEOUT_S(1))
-{
-	unsigned long passes = 0, charged = 0;
-
-	run_observer_vs_failed_collapse(&self->x, &passes, &charged);
-	diag("%s: %lu observer passes; st_blocks showed the whole range charged by a collapse in flight %lu times",
-	     _metadata->name, passes, charged);
-	race_verdict(_metadata, &self->x,
-		     "an observer pass inside a MADV_COLLAPSE that failed");
-}
-
-/*
- * Race 1 with collapse_file()'s userfaultfd walk made long (R1_CROWD more
- * mappings after the registered one): a registration that returns after
- * the walk looked at its mapping finds no page missing (the retry entries
- * hide the holes until the huge page is stored), or the holes raise events.
- */
-TEST_F_TIMEOUT(race_shmem, reg_vs_crowded_collapse, RACE_TIMEOUT_S(1))
-{
-	struct r1 s = { .crowd_wanted = true };
-
-	run_reg_vs_collapse(&self->x, &s, 0);
-	race_verdict(_metadata, &self->x,
-		     "a registration returned between the walk's look at its mapping and the huge page's store");
-}
-
-/*
- * Another process registers and unregisters on its own mapping of the file
- * while this one collapses: the other process's invariant holds.
- */
-TEST_F_TIMEOUT(race_shmem, other_process_reg_vs_collapse, RACE_TIMEOUT_S(1))
-{
-	/* what the registrar's process reads and writes each round */
-	struct r1 *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
-			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	ASSERT_NE(MAP_FAILED, s);
-	s->other_process = true;
-	run_reg_vs_collapse(&self->x, s, 0);
-	race_verdict(_metadata, &self->x,
-		     "the other process's registration returned during a MADV_COLLAPSE call");
-}
-
-RACE_FIXTURE(race_numa, 1, RACE_NODE, (void)0)
-ADD_TYPE(race_numa, anon, MEM_ANON);
-ADD_SHMEM_TYPES(race_numa, ADD_TYPE);
-
-/*
- * Race 1 with memory on node 1, the collapser bound to node 0 and the
- * registrar to node 1 (numa_run_on_node): the invariant holds there too.
- */
-TEST_F_TIMEOUT(race_numa, reg_vs_collapse_across_nodes, RACE_TIMEOUT_S(1))
-{
-	struct r1 s = { 0 };
-
-	run_reg_vs_collapse(&self->x, &s, RACE_NODE + 1);
-	diag("%s: the collapser and the registrar ran on different nodes in %lu of %lu iterations",
-	     _metadata->name, s.apart, self->x.budget.iters);
-	race_verdict(_metadata, &self->x,
-		     "registration returned during a MADV_COLLAPSE call on another node");
-}
-
 /* ---- make bench: races 1 and 2 ---------------------------------------- */
 
 static void bench_reg_vs_collapse(struct race *x)
@@ -1575,8 +1569,7 @@ static const struct bench_race bench_races[] = {
 	{ "race2", run_fill_vs_collapse },
 };
 
-/* ---- options ------------------------------------------------------------ */
-
+/* ---- main --------------------------------------------------------------- */
 
 int main(int argc, char **argv)
 {
