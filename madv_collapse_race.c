@@ -348,8 +348,7 @@ static void r3_fill(struct r3 *s, struct role *role)
 	state_set(s, s->page, S_FILLING);
 	if (x->r.fd >= 0) {
 		role_set(role, "pwrite() into a hole", s->page);
-		if (pwrite(x->r.fd, x->page_buf, x->ps, s->page * x->ps) !=
-		    (ssize_t)x->ps)
+		if (fill_page(x, s->page, FILL_PWRITE, x->page_buf))
 			race_fail(x, "pwrite() of page %zu: %s", s->page,
 				  strerror(errno));
 	} else {
@@ -485,10 +484,11 @@ static void run_observer_vs_failed_collapse(struct race *x,
 {
 	struct team t = { 0 };
 	struct r3 s = { 0 };
-	const char *why = start_handler(x);
 
-	if (why || !r3_alloc(x, &s)) {
-		race_fail(x, "%s", why ? why : "out of memory or pipes");
+	if (!start_handler(x))
+		return;
+	if (!r3_alloc(x, &s)) {
+		race_fail(x, "set-up: out of memory or pipes");
 		return;
 	}
 	team_lead(&t, "collapser", r3_collapser);
@@ -861,15 +861,10 @@ static void run_reg_vs_collapse(struct race *x, struct r1 *s,
 				unsigned int nodes)
 {
 	struct team t = { .nodes = nodes };
-	const char *why = start_handler(x);
 
 	s->x = x;
 	s->nodes = nodes;
-	if (why) {
-		race_fail(x, "%s", why);
-		return;
-	}
-	if (s->crowd_wanted && !r1_crowd(x, s))
+	if (!start_handler(x) || (s->crowd_wanted && !r1_crowd(x, s)))
 		return;
 	if (!calibrate(x, mem_is_shmem(x->r.type), R1_HOLES))
 		return;
@@ -1521,13 +1516,10 @@ static void r4_batch(struct race *x, struct team *t, struct r4 *s)
 static void run_khugepaged_vs_reg(struct race *x, struct r4 *s)
 {
 	struct team t = { 0 };
-	const char *why = start_handler(x);
 	uint64_t control;
 
-	if (why) {
-		race_fail(x, "%s", why);
+	if (!start_handler(x))
 		return;
-	}
 	control = khugepaged_control(x, R4_HOLES, R4_CONTROL_MS);
 	if (!control)
 		return;

@@ -22,12 +22,14 @@ void unreg(struct race *x, size_t first, size_t count)
 		race_fail(x, "UFFDIO_UNREGISTER: %s", strerror(errno));
 }
 
-const char *start_handler(struct race *x)
+bool start_handler(struct race *x)
 {
-	if (uffd_handler_start(&x->h, x->uffd, x->r.addr, x->r.size))
-		return "cannot start the fault handler";
+	if (uffd_handler_start(&x->h, x->uffd, x->r.addr, x->r.size)) {
+		race_fail(x, "set-up: cannot start the fault handler");
+		return false;
+	}
 	x->handling = true;
-	return NULL;
+	return true;
 }
 
 void handler_mark(struct race *x)
@@ -110,7 +112,6 @@ void touch_seen(struct race *x, size_t first, size_t count,
 bool race_own_view(struct race *x)
 {
 	char *view = mem_map_again(&x->r, 0, x->r.size);
-	const char *why;
 
 	if (!view) {
 		race_fail(x, "set-up: a second process's mapping: %s",
@@ -125,8 +126,5 @@ bool race_own_view(struct race *x)
 			  strerror(errno));
 		return false;
 	}
-	why = start_handler(x);
-	if (why)
-		race_fail(x, "set-up: in a second process: %s", why);
-	return !why;
+	return start_handler(x);
 }

@@ -19,8 +19,8 @@
 int reg_missing(struct race *x, size_t first, size_t count);
 /* Unregister [@first, @first + @count), or a failure. */
 void unreg(struct race *x, size_t first, size_t count);
-/* Start the fault handler over the whole region: NULL, or why not. */
-const char *start_handler(struct race *x);
+/* Start the fault handler over the whole region: false (failed) if not. */
+bool start_handler(struct race *x);
 /* Note the handler's EEXIST and error counts, for handler_check(). */
 void handler_mark(struct race *x);
 /* Since handler_mark(): no UFFDIO_COPY found its page present or failed. */
