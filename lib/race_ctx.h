@@ -93,6 +93,7 @@ struct race {
 	bool bench;		/* make bench: measure the ceilings too */
 	double refused, collapsing;	/* the ceilings, calls per second */
 	bool leak;		/* a thread may still use the memory */
+	bool in_child;		/* a forked role's copy (race_own_view()) */
 	struct race_opts opt;	/* race_init()'s copy */
 	struct race_shared *sh, unshared;	/* unshared: no shared memory */
 	char skip[200];		/* the positive control failed: why */

@@ -97,14 +97,16 @@ void touch_seen(struct race *x, size_t first, size_t count,
 		x->want[p] = W_UFFD;
 		x->changed[p] = true;
 		if (after == before)
-			race_fail(x, "page %zu (offset %#zx) was seen missing after the registration; touching it raised no UFFD_EVENT_PAGEFAULT, and it reads %s",
-				  p, p * x->ps,
+			race_fail(x, "page %zu (offset %#zx) was seen missing after the registration; touching it raised no UFFD_EVENT_PAGEFAULT%s, and it reads %s",
+				  p, p * x->ps, x->in_child ? " in the child" : "",
 				  content_name(x, page_addr(x, p), p));
 		else if (!pattern_check(page_addr(x, p), x->ps, PATTERN_UFFD,
 					p))
-			race_fail(x, "page %zu (offset %#zx) reads %s after its fault, not the handler's data",
+			race_fail(x, "page %zu (offset %#zx) reads %s after its fault: it does not read %s data",
 				  p, p * x->ps,
-				  content_name(x, page_addr(x, p), p));
+				  content_name(x, page_addr(x, p), p),
+				  x->in_child ? "the child's handler" :
+				  "the handler's");
 	}
 	role_set(role, "running", -1);
 }
@@ -120,6 +122,7 @@ bool race_own_view(struct race *x)
 	}
 	x->r.addr = view;
 	x->r.fd = -1;
+	x->in_child = true;
 	x->uffd = uffd_open(0);
 	if (x->uffd < 0) {
 		race_fail(x, "set-up: a second process's userfaultfd: %s",
