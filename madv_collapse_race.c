@@ -985,7 +985,6 @@ struct r2 {
 	struct fill_job job[R2_WRITERS][R2_FILLS];
 };
 
-
 static void r2_collapser(void *arg, struct role *role)
 {
 	struct r2 *s = arg;
@@ -1141,7 +1140,6 @@ static void r2_iteration(struct race *x, struct team *t, struct r2 *s)
 	verify_data(x, 0, x->npages);
 	r2_check_range(x, s);
 }
-
 
 static void run_fill_vs_collapse(struct race *x)
 {
