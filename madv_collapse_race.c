@@ -25,37 +25,11 @@
  * Every wait is bounded: a thread stuck in a fault, or a child that stops
  * answering, fails the test saying what it was waiting for.
  *
- * The window of each race: the iterations that put the guarantee to the
- * test ("reached" means). A round that met ENOMEM (no huge page to be had)
- * or an anon EINVAL that an immediate retry undid is inconclusive and never
- * a window; more than 1 in EXCUSED_SHARE such EINVALs fail the race.
- *  1. reg_vs_collapse: UFFDIO_REGISTER returned inside a MADV_COLLAPSE call
- *     that then succeeded, or in the last quarter of one that was then
- *     rolled back (EBUSY, EAGAIN): a collapse looks for userfaultfds late in the call (after
- *     copying, in collapse_file(); after retaking the mmap lock, in
- *     __collapse_huge_page_isolate()), so a registration early in a call
- *     that is then refused raced nothing (reg_raced()).
- *  2. fill_vs_collapse: a fill of a hole ran at the same time as a
- *     MADV_COLLAPSE call (it began before the call ended and ended after
- *     the call began).
- *  3. observer_vs_failed_collapse: a whole observer pass (SEEK_DATA/
- *     SEEK_HOLE or mincore, then fstat) ran inside one MADV_COLLAPSE call
- *     that then failed.
- *  4. khugepaged_vs_reg: a registration returned with holes seen in its
- *     range while khugepaged was collapsing the batch (it had collapsed
- *     another range by then, and collapsed yet another after), in a batch
- *     whose full scans all came within their bounded wait.
- *  5. other_process_reg_vs_collapse: as 1, the child's registration.
- *  6. unregister_vs_collapse: UFFDIO_UNREGISTER, or close() of the
- *     userfaultfd, ran at the same time as a MADV_COLLAPSE call (the call
- *     began before it returned and ended after it began: on anon the two
- *     serialise on the mmap lock, so one rarely returns inside the other).
- *  7. reg_vs_collapse_uring_pins: as 1, and an io_uring buffer pinned a
- *     page of the range during that call (a thread registers and
- *     unregisters the buffer in a loop). No call may succeed while a pin
- *     lasts all through it.
- *  8. reg_vs_collapse_across_nodes: as 1, with the collapser and the
- *     registrar running on different NUMA nodes (the memory on node 1).
+ * The window of a race, said at the head of its section: the iterations
+ * that put the guarantee to the test ("reached" means). A round that met
+ * ENOMEM (no huge page to be had) or an anon EINVAL that an immediate retry
+ * undid is inconclusive and never a window; more than 1 in EXCUSED_SHARE
+ * such EINVALs fail the race. The races keep the numbers the README uses.
  *
  * Each race first runs its positive control: its collapse, set up as an
  * iteration but with no userfaultfd, must succeed (race 4: khugepaged must
@@ -66,17 +40,14 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
+#include <fcntl.h>	/* vmsplice() */
 #include <inttypes.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -117,13 +88,447 @@
 #define R4_CONTROL_MS	10000
 #define R4_SCANS	2	/* full scans after the last registration */
 #define R4_SCAN_WAIT_MS	3000
-#define R5_HOLES	2
 #define R6_HOLES	4
 #define R6_TRIES_AFTER	100	/* EAGAIN retries once unregistered */
 
 static struct race_opts opt = { .stress = 1, .budget_ms = DEFAULT_BUDGET_MS };
 
-/* ---- race 1: registration vs MADV_COLLAPSE ------------------------------ */
+/* ---- the fixtures ------------------------------------------------------ */
+
+#define RACE_NODE 1	/* race_numa's memory; the collapser runs on node 0 */
+
+/*
+ * @npmd PMDs of @type for the test, bound to NUMA @node unless it is
+ * negative (needing that many nodes); a SKIP's reason, or NULL (a set-up
+ * error fails the test here).
+ */
+static const char *test_setup(struct __test_metadata *_metadata,
+			      struct race *x, enum mem_type type, size_t npmd,
+			      int node)
+{
+	char stream[128];
+	const char *why = node < 0 ? NULL : node_probe(node + 1);
+
+	if (why)
+		return why;
+	snprintf(stream, sizeof(stream), "%s.%s", mem_type_name(type),
+		 _metadata->name);
+	diag("%s: seed %" PRIu64 " (replay with --seed %" PRIu64 ")",
+	     stream, opt.seed, opt.seed);
+	why = race_init(x, &opt, type, npmd, node, stream);
+	if (!why)
+		ASSERT_EQ(0, x->sh->failed) TH_LOG("%s", x->sh->why);
+	return why;
+}
+
+/*
+ * The races' fixtures differ only in these: a race over @npmd PMDs of the
+ * variant's memory type, on NUMA @node unless it is negative; @undo, then
+ * race_fini(), however the test ended. Their names (race, race_khugepaged,
+ * race_shmem, race_numa) are the ones users filter on.
+ */
+#define RACE_FIXTURE(name, npmd, node, undo)				\
+	FIXTURE(name) {							\
+		struct race x;						\
+	};								\
+	FIXTURE_VARIANT(name) {						\
+		enum mem_type type;					\
+	};								\
+	FIXTURE_SETUP(name)						\
+	{								\
+		SKIP_IF(test_setup(_metadata, &self->x, variant->type,	\
+				   npmd, node));			\
+	}								\
+	FIXTURE_TEARDOWN(name)						\
+	{								\
+		undo;							\
+		race_fini(&self->x);					\
+	}
+
+RACE_FIXTURE(race, 1, -1, (void)0)
+ADD_TYPE(race, anon, MEM_ANON);
+ADD_SHMEM_TYPES(race, ADD_TYPE);
+
+/* khugepaged's knobs back as they were, however the test ended. */
+RACE_FIXTURE(race_khugepaged, R4_RANGES, -1, thp_khugepaged_fast_undo())
+ADD_TYPE(race_khugepaged, anon, MEM_ANON);
+ADD_SHMEM_TYPES(race_khugepaged, ADD_TYPE);
+
+RACE_FIXTURE(race_shmem, 1, -1, (void)0)
+ADD_SHMEM_TYPES(race_shmem, ADD_TYPE);
+
+RACE_FIXTURE(race_numa, 1, RACE_NODE, (void)0)
+ADD_TYPE(race_numa, anon, MEM_ANON);
+ADD_SHMEM_TYPES(race_numa, ADD_TYPE);
+
+/*
+ * Each race's section ends with its tests, in the order -l lists them
+ * (within a fixture, the order of the TEST_F()s): race 3, race_shmem's
+ * first test, before race 1 and its variants.
+ */
+
+/* ---- race 3: observer_vs_failed_collapse -------------------------------- */
+
+/*
+ * Collapses that fail part-way (MODE_MISSING registered; a disturber fills
+ * a hole, pins or touches a page): a reader of the data/hole map
+ * (SEEK_DATA/SEEK_HOLE, or mincore) and of fstat never sees a
+ * half-collapsed range. Window: a whole observer pass ran inside one
+ * MADV_COLLAPSE call that then failed.
+ */
+
+enum disturb { D_NONE, D_FILL, D_PIN, D_TOUCH, NR_DISTURB };
+static const char *const disturb_name[] = {
+	[D_NONE] = "none", [D_FILL] = "fill", [D_PIN] = "pin",
+	[D_TOUCH] = "touch",
+};
+
+/* What a page is, as the threads that change it say (the truth). */
+enum pstate { S_PRESENT, S_HOLE, S_FILLING, S_FILLED };
+
+struct r3 {
+	struct race *x;
+	unsigned int *state;	/* enum pstate of each page */
+	unsigned int seq;	/* odd while MADV_COLLAPSE is in flight */
+	int ret;
+	bool done;
+	enum disturb action;
+	size_t page;
+	uint64_t delay_ns, hold_ns;
+	int pipe[2];
+	/* the observer's own */
+	unsigned int *before, *after;
+	bool *hole_seen;
+	unsigned long passes, inside, charged;
+	long long blocks_per_page;
+};
+
+static unsigned int state_get(struct r3 *s, size_t p)
+{
+	return __atomic_load_n(&s->state[p], __ATOMIC_ACQUIRE);
+}
+
+static void state_set(struct r3 *s, size_t p, enum pstate v)
+{
+	__atomic_store_n(&s->state[p], v, __ATOMIC_RELEASE);
+}
+
+static void r3_collapser(void *arg, struct role *role)
+{
+	struct r3 *s = arg;
+
+	role_set(role, "in MADV_COLLAPSE", -1);
+	__atomic_add_fetch(&s->seq, 1, __ATOMIC_ACQ_REL);
+	s->ret = collapse(s->x->r.addr, s->x->r.size);
+	__atomic_add_fetch(&s->seq, 1, __ATOMIC_ACQ_REL);
+	__atomic_store_n(&s->done, true, __ATOMIC_RELEASE);
+}
+
+/* The data/hole map read in this pass against the truth around it. */
+static void r3_check_map(struct r3 *s, bool in_flight)
+{
+	struct race *x = s->x;
+	const char *how = x->r.fd >= 0 ? "SEEK_DATA/SEEK_HOLE" : "mincore()";
+	const char *when = in_flight ? "while MADV_COLLAPSE was in flight" :
+				       "with no collapse in flight";
+	size_t p;
+
+	for (p = 0; p < x->npages && !race_failed(x); p++) {
+		if ((s->before[p] == S_PRESENT || s->before[p] == S_FILLED) &&
+		    s->hole_seen[p])
+			race_fail(x, "present page %zu (offset %#zx) reported as a hole by %s %s",
+				  p, p * x->ps, how, when);
+		else if (s->before[p] == S_HOLE && s->after[p] == S_HOLE &&
+			 !s->hole_seen[p])
+			race_fail(x, "hole %zu (offset %#zx), which no thread filled, reported as data by %s %s",
+				  p, p * x->ps, how, when);
+	}
+}
+
+/*
+ * Size never moves. Blocks: the pages present (plus fills in progress), or,
+ * while a collapse is in flight, the whole range at once (plus holes filled
+ * after the collapse counted them): the fixed kernel charges all the holes
+ * it counted before its final check and uncharges them on rollback.
+ * Anything between is a range seen half collapsed.
+ */
+static void r3_check_stat(struct r3 *s, const struct stat *st, bool in_flight)
+{
+	struct race *x = s->x;
+	long long present = 0, f0 = 0, f1 = 0, b;
+	size_t p;
+
+	for (p = 0; p < x->npages; p++) {
+		present += s->before[p] == S_PRESENT;
+		f0 += s->before[p] == S_FILLED;
+		f1 += s->after[p] >= S_FILLING;
+	}
+	if (st->st_size != (off_t)x->r.size) {
+		race_fail(x, "file size moved: %lld, should be %zu",
+			  (long long)st->st_size, x->r.size);
+		return;
+	}
+	b = st->st_blocks / s->blocks_per_page;
+	if (b >= present + f0 && b <= present + f1)
+		return;
+	if (in_flight && b >= (long long)x->npages &&
+	    b <= (long long)x->npages + f1) {
+		s->charged++;
+		return;
+	}
+	race_fail(x, "st_blocks says %lld pages allocated %s; %lld..%lld are present (or %zu..%lld while a collapse charges its holes)",
+		  b, in_flight ? "while MADV_COLLAPSE was in flight" :
+		  "with no collapse in flight", present + f0, present + f1,
+		  x->npages, x->npages + f1);
+}
+
+static void r3_states(struct r3 *s, unsigned int *into)
+{
+	size_t p;
+
+	for (p = 0; p < s->x->npages; p++)
+		into[p] = state_get(s, p);
+}
+
+/* One pass: the data/hole map and fstat(), checked against the truth. */
+static void r3_pass(struct r3 *s)
+{
+	struct race *x = s->x;
+	unsigned int s0, s1;
+	struct stat st = { 0 };
+	bool in_flight;
+
+	r3_states(s, s->before);
+	s0 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+	if (mem_missing(&x->r, s->hole_seen) ||
+	    (x->r.fd >= 0 && fstat(x->r.fd, &st))) {
+		race_fail(x, "observer: %s", strerror(errno));
+		return;
+	}
+	s1 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+	r3_states(s, s->after);
+	in_flight = (s0 & 1) || s0 != s1;
+	s->passes++;
+	s->inside += s0 == s1 && (s0 & 1);
+	r3_check_map(s, in_flight);
+	if (x->r.fd >= 0)
+		r3_check_stat(s, &st, in_flight);
+}
+
+static void r3_observer(void *arg, struct role *role)
+{
+	struct r3 *s = arg;
+
+	role_set(role, "reading the data/hole map", -1);
+	do {
+		r3_pass(s);
+	} while (!__atomic_load_n(&s->done, __ATOMIC_ACQUIRE) &&
+		 !race_failed(s->x));
+}
+
+static void r3_fill(struct r3 *s, struct role *role)
+{
+	struct race *x = s->x;
+
+	state_set(s, s->page, S_FILLING);
+	if (x->r.fd >= 0) {
+		role_set(role, "pwrite() into a hole", s->page);
+		if (fill_page(x, s->page, FILL_PWRITE, x->page_buf))
+			race_fail(x, "pwrite() of page %zu: %s", s->page,
+				  strerror(errno));
+	} else {
+		role_set(role, "reading a hole, waiting for the fault handler",
+			 s->page);
+		(void)*(volatile char *)page_addr(x, s->page);
+	}
+	state_set(s, s->page, S_FILLED);
+}
+
+/* vmsplice() holds a reference on the page until the pipe is read. */
+static void r3_pin(struct r3 *s, struct role *role)
+{
+	struct race *x = s->x;
+	struct iovec iov = { .iov_base = page_addr(x, s->page),
+			     .iov_len = x->ps };
+	char *buf = x->buf;
+
+	role_set(role, "vmsplice() of a present page", s->page);
+	if (vmsplice(s->pipe[1], &iov, 1, 0) != (ssize_t)x->ps) {
+		race_fail(x, "vmsplice(): %s", strerror(errno));
+		return;
+	}
+	race_spin_ns(s->hold_ns);
+	role_set(role, "reading the pipe to unpin a page", s->page);
+	if (read(s->pipe[0], buf, x->ps) != (ssize_t)x->ps)
+		race_fail(x, "reading the vmsplice() pipe: %s",
+			  strerror(errno));
+}
+
+static void r3_touch(struct r3 *s, struct role *role)
+{
+	volatile char *page = page_addr(s->x, s->page);
+	uint64_t end = race_now_ns() + s->hold_ns;
+
+	role_set(role, "reading a present page", s->page);
+	do {
+		(void)*page;
+	} while (race_now_ns() < end);
+}
+
+static void r3_disturber(void *arg, struct role *role)
+{
+	struct r3 *s = arg;
+
+	race_spin_until(race_now_ns() + s->delay_ns, role->crowded);
+	if (s->action == D_FILL)
+		r3_fill(s, role);
+	else if (s->action == D_PIN)
+		r3_pin(s, role);
+	else if (s->action == D_TOUCH)
+		r3_touch(s, role);
+}
+
+static void r3_plan(struct race *x, struct r3 *s)
+{
+	size_t p;
+
+	for (p = 0; p < x->npages; p++)
+		state_set(s, p, x->hole[p] ? S_HOLE : S_PRESENT);
+	s->action = race_rng_below(&x->rng, NR_DISTURB);
+	s->page = random_page(x, s->action == D_FILL);
+	s->delay_ns = race_moment(x);
+	s->hold_ns = race_rng_below(&x->rng, x->call_ns / 2 + 1);
+	if (s->action == D_FILL && x->r.fd >= 0)
+		pattern_fill(x->page_buf, x->ps, PATTERN_FILL, s->page);
+	s->seq = 0;
+	s->ret = -1;
+	s->done = false;
+	s->passes = s->inside = 0;
+}
+
+static void r3_outcome(struct race *x, struct r3 *s)
+{
+	if (s->action == D_FILL) {
+		x->want[s->page] = x->r.fd >= 0 ? W_FILL : W_UFFD;
+		x->changed[s->page] = true;
+	}
+	if (round_conclusive(x, 0, s->ret == ENOMEM))
+		x->windows += s->ret && s->inside;
+	tally(&x->out, calls_errno_name(s->ret));
+	tally(&x->out, disturb_name[s->action]);
+	if (!s->ret)
+		race_fail(x, "MADV_COLLAPSE succeeded over holes under MODE_MISSING (the holes were filled silently)");
+	else if (s->ret != EBUSY && s->ret != EAGAIN && s->ret != ENOMEM)
+		race_fail(x, "MADV_COLLAPSE returned %s; allowed: EBUSY, EAGAIN%s",
+			  calls_errno_name(s->ret), einval_hint(x, s->ret));
+}
+
+static void r3_iteration(struct race *x, struct team *t, struct r3 *s)
+{
+	if (!round_holes(x, R3_HOLES))
+		return;
+	r3_plan(x, s);
+	if (reg_missing(x, 0, x->npages)) {
+		race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
+		return;
+	}
+	handler_mark(x);
+	if (!team_round(t))
+		return;
+	r3_outcome(x, s);
+	handler_check(x);
+	unreg(x, 0, x->npages);
+	verify_data(x, 0, x->npages);
+}
+
+static bool r3_alloc(struct race *x, struct r3 *s)
+{
+	s->x = x;
+	s->state = calloc(x->npages, sizeof(*s->state));
+	s->before = calloc(x->npages, sizeof(*s->before));
+	s->after = calloc(x->npages, sizeof(*s->after));
+	s->hole_seen = calloc(x->npages, sizeof(bool));
+	s->blocks_per_page = x->ps / 512;
+	return s->state && s->before && s->after && s->hole_seen &&
+	       !pipe(s->pipe);
+}
+
+static void r3_free(struct r3 *s)
+{
+	free(s->state);
+	free(s->before);
+	free(s->after);
+	free(s->hole_seen);
+	close(s->pipe[0]);
+	close(s->pipe[1]);
+}
+
+static void run_observer_vs_failed_collapse(struct race *x,
+					    unsigned long *passes,
+					    unsigned long *charged)
+{
+	struct team t = { 0 };
+	struct r3 s = { 0 };
+
+	if (!start_handler(x))
+		return;
+	if (!r3_alloc(x, &s)) {
+		race_fail(x, "set-up: out of memory or pipes");
+		return;
+	}
+	team_lead(&t, "collapser", r3_collapser);
+	team_add(&t, "observer", r3_observer);
+	team_add(&t, "disturber", r3_disturber);
+	race_start(x, 1, MIN_ITERS);
+	if (calibrate(x, true, R3_HOLES) && race_team_start(x, &t, &s))
+		while (race_next(x)) {
+			r3_iteration(x, &t, &s);
+			*passes += s.passes;
+		}
+	race_team_stop(x, &t);
+	*charged = s.charged;
+	if (!x->leak)
+		r3_free(&s);
+}
+
+TEST_F_TIMEOUT(race_shmem, observer_vs_failed_collapse, RACE_TIMEOUT_S(1))
+{
+	unsigned long passes = 0, charged = 0;
+
+	run_observer_vs_failed_collapse(&self->x, &passes, &charged);
+	diag("%s: %lu observer passes; st_blocks showed the whole range charged by a collapse in flight %lu times",
+	     _metadata->name, passes, charged);
+	race_verdict(_metadata, &self->x,
+		     "an observer pass inside a MADV_COLLAPSE that failed");
+}
+
+/* ---- race 1: reg_vs_collapse, and its variants -------------------------- */
+
+/*
+ * A registration racing MADV_COLLAPSE: pages seen missing after it fault
+ * to userspace, whatever the moment; the collapse says success, EBUSY or
+ * EAGAIN. Window: UFFDIO_REGISTER returned inside a call that then
+ * succeeded, or in the last quarter of one that was then rolled back
+ * (EBUSY, EAGAIN): a collapse looks for userfaultfds late in the call
+ * (after copying, in collapse_file(); after retaking the mmap lock, in
+ * __collapse_huge_page_isolate()), so a registration early in a call that
+ * is then refused raced nothing (reg_raced()). Its variants, each with
+ * race 1's window and more:
+ *  - reg_vs_collapse_uring_pins (race 7): a thread registers and
+ *    unregisters an io_uring buffer over a present page in a loop; a pin
+ *    overlapped the window's call, and no call may succeed while a pin
+ *    lasts all through it;
+ *  - reg_vs_crowded_collapse: collapse_file()'s userfaultfd walk made long
+ *    (R1_CROWD more mappings after the registered one): a registration
+ *    that returns after the walk looked at its mapping finds no page
+ *    missing (the retry entries hide the holes until the huge page is
+ *    stored), or the holes raise events; the window is that gap;
+ *  - other_process_reg_vs_collapse (race 5): the registrar a child process
+ *    with a mapping of the file, a userfaultfd and a handler of its own;
+ *  - reg_vs_collapse_across_nodes (race 8): the memory on node 1, the
+ *    collapser bound to node 0 and the registrar to node 1; the window's
+ *    roles ran on different nodes.
+ */
 
 struct r1 {
 	struct race *x;
@@ -138,6 +543,8 @@ struct r1 {
 	uint64_t pin_delay_ns, pin_hold_ns, pin_gap_ns;
 	struct calls pins;	/* while a buffer pinned pin_page */
 	unsigned long pinned_calls;
+	/* other_process_reg_vs_collapse: the registrar is another process */
+	bool other_process;
 	/* reg_vs_collapse_across_nodes: the team's nodes, where the roles ran */
 	unsigned int nodes;
 	int col_node, reg_node;
@@ -165,7 +572,12 @@ static void r1_collapser(void *arg, struct role *role)
 		       s->pinner);
 }
 
-/* Register at the varied moment, see what is missing, touch it. */
+/*
+ * Register at the varied moment, see what is missing, touch it: every page
+ * seen missing raises its event in this role's handler, none EEXIST. In
+ * another process, unregister there once done (for a thread, the main
+ * thread does after the round).
+ */
 static void r1_registrar(void *arg, struct role *role)
 {
 	struct r1 *s = arg;
@@ -173,6 +585,7 @@ static void r1_registrar(void *arg, struct role *role)
 	uint64_t t0;
 	int ret;
 
+	handler_mark(x);
 	race_spin_ns(s->delay_ns);
 	if (s->nodes)
 		s->reg_node = node_here();
@@ -193,6 +606,17 @@ static void r1_registrar(void *arg, struct role *role)
 		race_fail(x, "MADV_COLLAPSE did not return within %d ms",
 			  STUCK_MS / 2);
 	touch_seen(x, 0, x->npages, role);
+	handler_check(x);
+	if (s->other_process)
+		unreg(x, 0, x->npages);
+}
+
+/* The registrar's process: the file through a mapping of its own. */
+static bool r1_registrar_setup(void *arg)
+{
+	struct r1 *s = arg;
+
+	return race_own_view(s->x);
 }
 
 /*
@@ -359,9 +783,7 @@ static uint64_t r1_moment(struct race *x, struct r1 *s)
 
 static void r1_iteration(struct race *x, struct team *t, struct r1 *s)
 {
-	reset_holes(x, 0, x->npages, R1_HOLES);
-	precondition(x, 0, x->npages);
-	if (race_failed(x))
+	if (!round_holes(x, R1_HOLES))
 		return;
 	s->delay_ns = r1_moment(x, s);
 	s->touch_late = race_rng_below(&x->rng, 2);
@@ -370,64 +792,17 @@ static void r1_iteration(struct race *x, struct team *t, struct r1 *s)
 	s->col_node = s->reg_node = -1;
 	calls_init(&s->calls, !mem_is_shmem(x->r.type));
 	r1_plan_pins(x, s);
-	handler_mark(x);
 	if (!team_round(t))
 		return;
-	x->windows += r1_window(s, reg_outcome(x, &s->calls, s->reg_ns, "the"));
+	x->windows += r1_window(s, reg_outcome(x, &s->calls, s->reg_ns,
+					       s->other_process ?
+					       "the other process's" : "the"));
 	if (s->pinner)
 		r1_check_pins(x, s);
 	r1_track(x, s);
-	handler_check(x);
 	unreg(x, 0, x->npages);
 	expect_collapsed_unseen(x, 0, x->npages);
 	verify_data(x, 0, x->npages);
-}
-
-/* The shortest of a few looks at which pages are missing, unregistered. */
-static uint64_t look_base(struct race *x)
-{
-	uint64_t t, best = UINT64_MAX;
-	int i;
-
-	for (i = 0; i < CALIBRATE_CALLS; i++) {
-		t = race_now_ns();
-		snapshot_seen(x, 0, x->npages);
-		t = race_now_ns() - t;
-		if (t < best)
-			best = t;
-	}
-	return best;
-}
-
-/*
- * A refused call: the registration on the range's mapping, visited first,
- * or on the crowd's last mapping (@last), visited after all the others.
- * The second shortest of a few; 0 if a call was not refused (a kernel
- * without the check: the race will say what went wrong).
- */
-static uint64_t refused_ns(struct race *x, struct r1 *s, bool last)
-{
-	char *at = s->crowd.addr[s->crowd.n - 1];
-	uint64_t d[CALIBRATE_CALLS], t;
-	int i, ret;
-
-	for (i = 0; i < CALIBRATE_CALLS && !race_failed(x); i++) {
-		call_setup(x, !last, R1_HOLES);
-		if (last && uffd_register(x->uffd, at, x->ps,
-					  UFFDIO_REGISTER_MODE_MISSING))
-			race_fail(x, "UFFDIO_REGISTER of the crowd's last mapping: %s",
-				  strerror(errno));
-		t = race_now_ns();
-		ret = collapse(x->r.addr, x->r.size);
-		d[i] = race_now_ns() - t;
-		if (last && uffd_unregister(x->uffd, at, x->ps))
-			race_fail(x, "UFFDIO_UNREGISTER of the crowd's last mapping: %s",
-				  strerror(errno));
-		call_done(x, !last);
-		if (ret != EBUSY)
-			return 0;
-	}
-	return second_shortest(d);
 }
 
 /*
@@ -449,11 +824,11 @@ static bool r1_crowd(struct race *x, struct r1 *s)
 	if (!calibrate(x, false, R1_HOLES))
 		return false;
 	s->alone_ns = s->success_ns = x->call_ns;
-	first = refused_ns(x, s, false);
-	last = refused_ns(x, s, true);
+	first = refused_ns(x, NULL, R1_HOLES);
+	last = refused_ns(x, s->crowd.addr[s->crowd.n - 1], R1_HOLES);
 	s->walk_ns = first && last > first ? last - first : 0;
 	call_setup(x, false, R1_HOLES);
-	s->look_base_ns = look_base(x);
+	s->look_base_ns = snapshot_ns(x);
 	call_done(x, false);
 	diag("collapse_file()'s userfaultfd walk over %zu more mappings of the last page takes %" PRIu64 " us (refused calls: %" PRIu64 " us for the first mapping, %" PRIu64 " us for the last); reading which pages are missing takes %" PRIu64 " us",
 	     s->crowd.n, s->walk_ns / 1000, first / 1000, last / 1000,
@@ -463,26 +838,27 @@ static bool r1_crowd(struct race *x, struct r1 *s)
 
 /*
  * Race 1 (and its variants): @s->pinner set adds a thread pinning pages
- * through io_uring; @nodes binds the roles to different NUMA nodes.
+ * through io_uring; @s->other_process makes the registrar another process
+ * (@s then in MAP_SHARED memory); @nodes binds the roles to different NUMA
+ * nodes.
  */
 static void run_reg_vs_collapse(struct race *x, struct r1 *s,
 				unsigned int nodes)
 {
 	struct team t = { .nodes = nodes };
-	const char *why = start_handler(x);
 
 	s->x = x;
 	s->nodes = nodes;
-	if (why) {
-		race_fail(x, "%s", why);
-		return;
-	}
-	if (s->crowd_wanted && !r1_crowd(x, s))
+	if (!start_handler(x) || (s->crowd_wanted && !r1_crowd(x, s)))
 		return;
 	if (!calibrate(x, mem_is_shmem(x->r.type), R1_HOLES))
 		return;
 	team_lead(&t, "collapser", r1_collapser);
-	team_add(&t, "registrar", r1_registrar);
+	if (s->other_process)
+		team_add_process(&t, "registrar", r1_registrar,
+				 r1_registrar_setup);
+	else
+		team_add(&t, "registrar", r1_registrar);
 	if (s->pinner)
 		team_add(&t, "pinner", r1_pinner);
 	if (!race_team_start(x, &t, s))
@@ -504,14 +880,82 @@ static void run_reg_vs_collapse(struct race *x, struct r1 *s,
 	crowd_destroy(&s->crowd);
 }
 
-/* ---- race 2: filling holes vs MADV_COLLAPSE ----------------------------- */
+TEST_F_TIMEOUT(race, reg_vs_collapse, RACE_TIMEOUT_S(1))
+{
+	struct r1 s = { 0 };
 
-enum fill_how { FILL_STORE, FILL_PWRITE, FILL_FALLOCATE, NR_FILL_HOW };
+	run_reg_vs_collapse(&self->x, &s, 0);
+	race_verdict(_metadata, &self->x,
+		     "registration returned during a MADV_COLLAPSE call");
+}
 
-static const char *const fill_name[] = {
-	[FILL_STORE] = "store", [FILL_PWRITE] = "pwrite()",
-	[FILL_FALLOCATE] = "fallocate()",
-};
+TEST_F_TIMEOUT(race, reg_vs_collapse_uring_pins, RACE_TIMEOUT_S(1))
+{
+	struct race *x = &self->x;
+	struct r1 s = { 0 };
+	int ret;
+
+	SKIP_IF(uring_probe());
+	s.pinner = uring_pinner();
+	ASSERT_NE(NULL, s.pinner) TH_LOG("io_uring_queue_init() failed");
+	ret = uring_pin_buffer(s.pinner, x->r.addr, x->ps);
+	if (ret) {
+		uring_pinner_free(s.pinner);
+		SKIP(return, "io_uring cannot register buffers over %s: %s",
+		     mem_type_name(x->r.type), strerror(-ret));
+	}
+	uring_unpin_buffer(s.pinner);
+	run_reg_vs_collapse(x, &s, 0);
+	diag("%s: %lu MADV_COLLAPSE calls ran wholly while a page was pinned",
+	     _metadata->name, s.pinned_calls);
+	if (!x->leak)
+		uring_pinner_free(s.pinner);
+	race_verdict(_metadata, x,
+		     "registration returned during a MADV_COLLAPSE call while a buffer pinned a page");
+}
+
+TEST_F_TIMEOUT(race_shmem, reg_vs_crowded_collapse, RACE_TIMEOUT_S(1))
+{
+	struct r1 s = { .crowd_wanted = true };
+
+	run_reg_vs_collapse(&self->x, &s, 0);
+	race_verdict(_metadata, &self->x,
+		     "a registration returned between the walk's look at its mapping and the huge page's store");
+}
+
+TEST_F_TIMEOUT(race_shmem, other_process_reg_vs_collapse, RACE_TIMEOUT_S(1))
+{
+	/* what the registrar's process reads and writes each round */
+	struct r1 *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(MAP_FAILED, s);
+	s->other_process = true;
+	run_reg_vs_collapse(&self->x, s, 0);
+	race_verdict(_metadata, &self->x,
+		     "the other process's registration returned during a MADV_COLLAPSE call");
+}
+
+TEST_F_TIMEOUT(race_numa, reg_vs_collapse_across_nodes, RACE_TIMEOUT_S(1))
+{
+	struct r1 s = { 0 };
+
+	run_reg_vs_collapse(&self->x, &s, RACE_NODE + 1);
+	diag("%s: the collapser and the registrar ran on different nodes in %lu of %lu iterations",
+	     _metadata->name, s.apart, self->x.budget.iters);
+	race_verdict(_metadata, &self->x,
+		     "registration returned during a MADV_COLLAPSE call on another node");
+}
+
+/* ---- race 2: fill_vs_collapse ------------------------------------------- */
+
+/*
+ * Holes filled (stores, pwrite(), fallocate()) while MADV_COLLAPSE runs: no
+ * write lost, the collapse says success or EAGAIN, and the range agrees
+ * with the answer (r2_outcome()). Window: a fill of a hole ran at the same
+ * time as a call (it began before the call ended and ended after the call
+ * began).
+ */
 
 struct fill_job {
 	size_t page;
@@ -525,23 +969,6 @@ struct r2 {
 	struct calls calls;
 	struct fill_job job[R2_WRITERS][R2_FILLS];
 };
-
-static int do_fill(struct race *x, struct fill_job *j)
-{
-	off_t off = j->page * x->ps;
-
-	switch (j->how) {
-	case FILL_STORE:
-		pattern_fill(page_addr(x, j->page), x->ps, PATTERN_FILL,
-			     j->page);
-		return 0;
-	case FILL_PWRITE:
-		return pwrite(x->r.fd, j->buf, x->ps, off) ==
-		       (ssize_t)x->ps ? 0 : -1;
-	default:
-		return fallocate(x->r.fd, FALLOC_FL_KEEP_SIZE, off, x->ps);
-	}
-}
 
 static void r2_collapser(void *arg, struct role *role)
 {
@@ -562,7 +989,7 @@ static void r2_writer(void *arg, struct role *role)
 		race_spin_until(t0 + j[k].delay_ns, role->crowded);
 		role_set(role, fill_name[j[k].how], j[k].page);
 		j[k].start = race_now_ns();
-		if (do_fill(s->x, &j[k]))
+		if (fill_page(s->x, j[k].page, j[k].how, j[k].buf))
 			race_fail(s->x, "%s of page %zu: %s",
 				  fill_name[j[k].how], j[k].page,
 				  strerror(errno));
@@ -653,10 +1080,9 @@ static void r2_outcome(struct race *x, struct r2 *s)
 static void r2_check_range(struct race *x, struct r2 *s)
 {
 	const struct call *c = calls_last(&s->calls);
-	long long present = 0;
+	long long present = 0, size, blocks;
 	long mapped = thp_pmd_mapped(x->r.addr);
 	struct fill_job *j;
-	struct stat st;
 	size_t p;
 	int w, k;
 
@@ -677,22 +1103,19 @@ static void r2_check_range(struct race *x, struct r2 *s)
 			j = &s->job[w][k];
 			present += j->how == FILL_FALLOCATE && x->missing[j->page];
 		}
-	if (fstat(x->r.fd, &st)) {
+	if (mem_stat(&x->r, &size, &blocks)) {
 		race_fail(x, "fstat(): %s", strerror(errno));
 		return;
 	}
-	if (st.st_blocks != present * (long long)(x->ps / 512))
+	if (blocks != present * (long long)(x->ps / 512))
 		race_fail(x, "MADV_COLLAPSE returned %s; st_blocks says %lld pages allocated, %lld are present or fallocate()d",
 			  calls_errno_name(c->ret),
-			  (long long)st.st_blocks / (long long)(x->ps / 512),
-			  present);
+			  blocks / (long long)(x->ps / 512), present);
 }
 
 static void r2_iteration(struct race *x, struct team *t, struct r2 *s)
 {
-	reset_holes(x, 0, x->npages, R2_HOLES);
-	precondition(x, 0, x->npages);
-	if (race_failed(x))
+	if (!round_holes(x, R2_HOLES))
 		return;
 	r2_plan(x, s);
 	calls_init(&s->calls, !mem_is_shmem(x->r.type));
@@ -703,27 +1126,18 @@ static void r2_iteration(struct race *x, struct team *t, struct r2 *s)
 	r2_check_range(x, s);
 }
 
-static void r2_free(struct r2 *s)
-{
-	int w, k;
-
-	for (w = 0; w < R2_WRITERS; w++)
-		for (k = 0; k < R2_FILLS; k++)
-			free(s->job[w][k].buf);
-}
-
 static void run_fill_vs_collapse(struct race *x)
 {
 	struct team t = { 0 };
 	struct r2 s = { .x = x };
+	char *bufs = aligned_alloc(x->ps, R2_WRITERS * R2_FILLS * x->ps);
 	int w, k;
 
 	for (w = 0; w < R2_WRITERS; w++)
-		for (k = 0; k < R2_FILLS; k++) {
-			s.job[w][k].buf = aligned_alloc(x->ps, x->ps);
-			if (!s.job[w][k].buf)
-				race_fail(x, "set-up: out of memory");
-		}
+		for (k = 0; k < R2_FILLS && bufs; k++)
+			s.job[w][k].buf = bufs + (w * R2_FILLS + k) * x->ps;
+	if (!bufs)
+		race_fail(x, "set-up: out of memory");
 	team_lead(&t, "collapser", r2_collapser);
 	for (w = 0; w < R2_WRITERS; w++)
 		team_add(&t, "writer", r2_writer);
@@ -737,821 +1151,30 @@ static void run_fill_vs_collapse(struct race *x)
 	}
 	race_team_stop(x, &t);
 	if (!x->leak)
-		r2_free(&s);
+		free(bufs);
 }
 
-/* ---- race 3: an observer during collapses that fail part-way ------------- */
-
-enum disturb { D_NONE, D_FILL, D_PIN, D_TOUCH, NR_DISTURB };
-static const char *const disturb_name[] = {
-	[D_NONE] = "none", [D_FILL] = "fill", [D_PIN] = "pin",
-	[D_TOUCH] = "touch",
-};
-
-/* What a page is, as the threads that change it say (the truth). */
-enum pstate { S_PRESENT, S_HOLE, S_FILLING, S_FILLED };
-
-struct r3 {
-	struct race *x;
-	unsigned int *state;	/* enum pstate of each page */
-	unsigned int seq;	/* odd while MADV_COLLAPSE is in flight */
-	int ret;
-	bool done;
-	enum disturb action;
-	size_t page;
-	uint64_t delay_ns, hold_ns;
-	int pipe[2];
-	/* the observer's own */
-	unsigned int *before, *after;
-	bool *hole_seen;
-	unsigned long passes, inside, charged;
-	long long blocks_per_page;
-};
-
-static unsigned int state_get(struct r3 *s, size_t p)
+TEST_F_TIMEOUT(race, fill_vs_collapse, RACE_TIMEOUT_S(1))
 {
-	return __atomic_load_n(&s->state[p], __ATOMIC_ACQUIRE);
+	struct race *x = &self->x;
+
+	run_fill_vs_collapse(x);
+	diag("%s: EAGAIN %lu times, %lu of them with a fill during the call",
+	     _metadata->name, tally_of(&x->out, "EAGAIN"),
+	     tally_of(&x->out, "EAGAIN-in-window"));
+	race_verdict(_metadata, x, "a fill during a MADV_COLLAPSE call");
 }
 
-static void state_set(struct r3 *s, size_t p, enum pstate v)
-{
-	__atomic_store_n(&s->state[p], v, __ATOMIC_RELEASE);
-}
-
-static void r3_collapser(void *arg, struct role *role)
-{
-	struct r3 *s = arg;
-
-	role_set(role, "in MADV_COLLAPSE", -1);
-	__atomic_add_fetch(&s->seq, 1, __ATOMIC_ACQ_REL);
-	s->ret = collapse(s->x->r.addr, s->x->r.size);
-	__atomic_add_fetch(&s->seq, 1, __ATOMIC_ACQ_REL);
-	__atomic_store_n(&s->done, true, __ATOMIC_RELEASE);
-}
-
-/* The data/hole map read in this pass against the truth around it. */
-static void r3_check_map(struct r3 *s, bool in_flight)
-{
-	struct race *x = s->x;
-	const char *how = x->r.fd >= 0 ? "SEEK_DATA/SEEK_HOLE" : "mincore()";
-	const char *when = in_flight ? "while MADV_COLLAPSE was in flight" :
-				       "with no collapse in flight";
-	size_t p;
-
-	for (p = 0; p < x->npages && !race_failed(x); p++) {
-		if ((s->before[p] == S_PRESENT || s->before[p] == S_FILLED) &&
-		    s->hole_seen[p])
-			race_fail(x, "present page %zu (offset %#zx) reported as a hole by %s %s",
-				  p, p * x->ps, how, when);
-		else if (s->before[p] == S_HOLE && s->after[p] == S_HOLE &&
-			 !s->hole_seen[p])
-			race_fail(x, "hole %zu (offset %#zx), which no thread filled, reported as data by %s %s",
-				  p, p * x->ps, how, when);
-	}
-}
+/* ---- race 6: unregister_vs_collapse ------------------------------------- */
 
 /*
- * Size never moves. Blocks: the pages present (plus fills in progress), or,
- * while a collapse is in flight, the whole range at once (plus holes filled
- * after the collapse counted them): the fixed kernel charges all the holes
- * it counted before its final check and uncharges them on rollback.
- * Anything between is a range seen half collapsed.
+ * The registration goes (UFFDIO_UNREGISTER, or close() of the userfaultfd)
+ * while MADV_COLLAPSE runs: a call wholly under it is refused, and once it
+ * is gone the collapse succeeds (no hang, no stale EBUSY). Window: the
+ * unregistration ran at the same time as a call (the call began before it
+ * returned and ended after it began: on anon the two serialise on the mmap
+ * lock, so one rarely returns inside the other).
  */
-static void r3_check_stat(struct r3 *s, const struct stat *st, bool in_flight)
-{
-	struct race *x = s->x;
-	long long present = 0, f0 = 0, f1 = 0, b;
-	size_t p;
-
-	for (p = 0; p < x->npages; p++) {
-		present += s->before[p] == S_PRESENT;
-		f0 += s->before[p] == S_FILLED;
-		f1 += s->after[p] >= S_FILLING;
-	}
-	if (st->st_size != (off_t)x->r.size) {
-		race_fail(x, "file size moved: %lld, should be %zu",
-			  (long long)st->st_size, x->r.size);
-		return;
-	}
-	b = st->st_blocks / s->blocks_per_page;
-	if (b >= present + f0 && b <= present + f1)
-		return;
-	if (in_flight && b >= (long long)x->npages &&
-	    b <= (long long)x->npages + f1) {
-		s->charged++;
-		return;
-	}
-	race_fail(x, "st_blocks says %lld pages allocated %s; %lld..%lld are present (or %zu..%lld while a collapse charges its holes)",
-		  b, in_flight ? "while MADV_COLLAPSE was in flight" :
-		  "with no collapse in flight", present + f0, present + f1,
-		  x->npages, x->npages + f1);
-}
-
-static void r3_states(struct r3 *s, unsigned int *into)
-{
-	size_t p;
-
-	for (p = 0; p < s->x->npages; p++)
-		into[p] = state_get(s, p);
-}
-
-/* One pass: the data/hole map and fstat(), checked against the truth. */
-static void r3_pass(struct r3 *s)
-{
-	struct race *x = s->x;
-	unsigned int s0, s1;
-	struct stat st = { 0 };
-	bool in_flight;
-
-	r3_states(s, s->before);
-	s0 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
-	if (mem_missing(&x->r, s->hole_seen) ||
-	    (x->r.fd >= 0 && fstat(x->r.fd, &st))) {
-		race_fail(x, "observer: %s", strerror(errno));
-		return;
-	}
-	s1 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
-	r3_states(s, s->after);
-	in_flight = (s0 & 1) || s0 != s1;
-	s->passes++;
-	s->inside += s0 == s1 && (s0 & 1);
-	r3_check_map(s, in_flight);
-	if (x->r.fd >= 0)
-		r3_check_stat(s, &st, in_flight);
-}
-
-static void r3_observer(void *arg, struct role *role)
-{
-	struct r3 *s = arg;
-
-	role_set(role, "reading the data/hole map", -1);
-	do {
-		r3_pass(s);
-	} while (!__atomic_load_n(&s->done, __ATOMIC_ACQUIRE) &&
-		 !race_failed(s->x));
-}
-
-static void r3_fill(struct r3 *s, struct role *role)
-{
-	struct race *x = s->x;
-
-	state_set(s, s->page, S_FILLING);
-	if (x->r.fd >= 0) {
-		role_set(role, "pwrite() into a hole", s->page);
-		if (pwrite(x->r.fd, x->page_buf, x->ps, s->page * x->ps) !=
-		    (ssize_t)x->ps)
-			race_fail(x, "pwrite() of page %zu: %s", s->page,
-				  strerror(errno));
-	} else {
-		role_set(role, "reading a hole, waiting for the fault handler",
-			 s->page);
-		(void)*(volatile char *)page_addr(x, s->page);
-	}
-	state_set(s, s->page, S_FILLED);
-}
-
-/* vmsplice() holds a reference on the page until the pipe is read. */
-static void r3_pin(struct r3 *s, struct role *role)
-{
-	struct race *x = s->x;
-	struct iovec iov = { .iov_base = page_addr(x, s->page),
-			     .iov_len = x->ps };
-	char *buf = x->buf;
-
-	role_set(role, "vmsplice() of a present page", s->page);
-	if (vmsplice(s->pipe[1], &iov, 1, 0) != (ssize_t)x->ps) {
-		race_fail(x, "vmsplice(): %s", strerror(errno));
-		return;
-	}
-	race_spin_ns(s->hold_ns);
-	role_set(role, "reading the pipe to unpin a page", s->page);
-	if (read(s->pipe[0], buf, x->ps) != (ssize_t)x->ps)
-		race_fail(x, "reading the vmsplice() pipe: %s",
-			  strerror(errno));
-}
-
-static void r3_touch(struct r3 *s, struct role *role)
-{
-	volatile char *page = page_addr(s->x, s->page);
-	uint64_t end = race_now_ns() + s->hold_ns;
-
-	role_set(role, "reading a present page", s->page);
-	do {
-		(void)*page;
-	} while (race_now_ns() < end);
-}
-
-static void r3_disturber(void *arg, struct role *role)
-{
-	struct r3 *s = arg;
-
-	race_spin_until(race_now_ns() + s->delay_ns, role->crowded);
-	if (s->action == D_FILL)
-		r3_fill(s, role);
-	else if (s->action == D_PIN)
-		r3_pin(s, role);
-	else if (s->action == D_TOUCH)
-		r3_touch(s, role);
-}
-
-static void r3_plan(struct race *x, struct r3 *s)
-{
-	size_t p;
-
-	for (p = 0; p < x->npages; p++)
-		state_set(s, p, x->hole[p] ? S_HOLE : S_PRESENT);
-	s->action = race_rng_below(&x->rng, NR_DISTURB);
-	s->page = random_page(x, s->action == D_FILL);
-	s->delay_ns = race_moment(x);
-	s->hold_ns = race_rng_below(&x->rng, x->call_ns / 2 + 1);
-	if (s->action == D_FILL && x->r.fd >= 0)
-		pattern_fill(x->page_buf, x->ps, PATTERN_FILL, s->page);
-	s->seq = 0;
-	s->ret = -1;
-	s->done = false;
-	s->passes = s->inside = 0;
-}
-
-static void r3_outcome(struct race *x, struct r3 *s)
-{
-	if (s->action == D_FILL) {
-		x->want[s->page] = x->r.fd >= 0 ? W_FILL : W_UFFD;
-		x->changed[s->page] = true;
-	}
-	if (round_conclusive(x, 0, s->ret == ENOMEM))
-		x->windows += s->ret && s->inside;
-	tally(&x->out, calls_errno_name(s->ret));
-	tally(&x->out, disturb_name[s->action]);
-	if (!s->ret)
-		race_fail(x, "MADV_COLLAPSE succeeded over holes under MODE_MISSING (the holes were filled silently)");
-	else if (s->ret != EBUSY && s->ret != EAGAIN && s->ret != ENOMEM)
-		race_fail(x, "MADV_COLLAPSE returned %s; allowed: EBUSY, EAGAIN%s",
-			  calls_errno_name(s->ret), einval_hint(x, s->ret));
-}
-
-static void r3_iteration(struct race *x, struct team *t, struct r3 *s)
-{
-	reset_holes(x, 0, x->npages, R3_HOLES);
-	precondition(x, 0, x->npages);
-	if (race_failed(x))
-		return;
-	r3_plan(x, s);
-	if (reg_missing(x, 0, x->npages)) {
-		race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
-		return;
-	}
-	handler_mark(x);
-	if (!team_round(t))
-		return;
-	r3_outcome(x, s);
-	handler_check(x);
-	unreg(x, 0, x->npages);
-	verify_data(x, 0, x->npages);
-}
-
-static bool r3_alloc(struct race *x, struct r3 *s)
-{
-	s->x = x;
-	s->state = calloc(x->npages, sizeof(*s->state));
-	s->before = calloc(x->npages, sizeof(*s->before));
-	s->after = calloc(x->npages, sizeof(*s->after));
-	s->hole_seen = calloc(x->npages, sizeof(bool));
-	s->blocks_per_page = x->ps / 512;
-	return s->state && s->before && s->after && s->hole_seen &&
-	       !pipe(s->pipe);
-}
-
-static void r3_free(struct r3 *s)
-{
-	free(s->state);
-	free(s->before);
-	free(s->after);
-	free(s->hole_seen);
-	close(s->pipe[0]);
-	close(s->pipe[1]);
-}
-
-static void run_observer_vs_failed_collapse(struct race *x,
-					    unsigned long *passes,
-					    unsigned long *charged)
-{
-	struct team t = { 0 };
-	struct r3 s = { 0 };
-	const char *why = start_handler(x);
-
-	if (why || !r3_alloc(x, &s)) {
-		race_fail(x, "%s", why ? why : "out of memory or pipes");
-		return;
-	}
-	team_lead(&t, "collapser", r3_collapser);
-	team_add(&t, "observer", r3_observer);
-	team_add(&t, "disturber", r3_disturber);
-	race_start(x, 1, MIN_ITERS);
-	if (calibrate(x, true, R3_HOLES) && race_team_start(x, &t, &s))
-		while (race_next(x)) {
-			r3_iteration(x, &t, &s);
-			*passes += s.passes;
-		}
-	race_team_stop(x, &t);
-	*charged = s.charged;
-	if (!x->leak)
-		r3_free(&s);
-}
-
-/* ---- race 4: registration vs khugepaged --------------------------------- */
-
-struct r4 {
-	struct race *x;
-	size_t per;		/* pages per range (one PMD) */
-	uint64_t span_ns;	/* registrations are spread over this */
-	unsigned int order[R4_RANGES];
-	uint64_t at[R4_RANGES];
-	bool first[R4_RANGES];		/* k-th registration saw holes */
-	int collapsed_at[R4_RANGES];	/* first snapshot seeing it, or -1 */
-	unsigned long registered_first, first_before, slow_scans;
-};
-
-static void r4_toucher(void *arg, struct role *role)
-{
-	struct r4 *s = arg;
-
-	touch_seen(s->x, 0, s->x->npages, role);
-}
-
-static int r4_advise(struct race *x, int advice)
-{
-	return madvise(x->r.addr, x->r.size, advice);
-}
-
-/* Range @i has no page missing in x->missing (as last read): collapsed. */
-static bool r4_range_full(const struct r4 *s, unsigned int i)
-{
-	size_t p;
-
-	for (p = i * s->per; p < (i + 1) * s->per; p++)
-		if (s->x->missing[p])
-			return false;
-	return true;
-}
-
-static unsigned int r4_collapsed(struct r4 *s)
-{
-	unsigned int i, n = 0;
-
-	if (mem_missing(&s->x->r, s->x->missing))
-		return 0;
-	for (i = 0; i < R4_RANGES; i++)
-		n += r4_range_full(s, i);
-	return n;
-}
-
-/* Unregistered, not advised: new holes in every range, nothing collapsed. */
-static void r4_reset(struct race *x, struct r4 *s)
-{
-	unsigned int i;
-
-	if (r4_advise(x, MADV_NOHUGEPAGE))
-		race_fail(x, "MADV_NOHUGEPAGE: %s", strerror(errno));
-	unreg(x, 0, x->npages);
-	for (i = 0; i < R4_RANGES; i++)
-		reset_holes(x, i * s->per, s->per, R4_HOLES);
-	precondition(x, 0, x->npages);
-}
-
-/*
- * The control: how long khugepaged takes to collapse every range with
- * holes and no registration. Zero if it did not within R4_CONTROL_MS.
- */
-static uint64_t r4_control(struct race *x, struct r4 *s)
-{
-	uint64_t t0, deadline;
-
-	r4_reset(x, s);
-	if (race_failed(x) || r4_advise(x, MADV_HUGEPAGE))
-		return 0;
-	t0 = race_now_ns();
-	deadline = t0 + R4_CONTROL_MS * 1000000ULL;
-	while (r4_collapsed(s) < R4_RANGES && race_now_ns() < deadline)
-		usleep(1000);
-	if (r4_collapsed(s) < R4_RANGES)
-		return 0;
-	expect_collapsed_unseen(x, 0, x->npages);
-	return race_now_ns() - t0;
-}
-
-/* Registration moments: sorted times, dealt to the ranges at random. */
-static void r4_plan(struct race *x, struct r4 *s)
-{
-	unsigned int i, j, tmp;
-	uint64_t t;
-
-	for (i = 0; i < R4_RANGES; i++) {
-		s->order[i] = i;
-		s->at[i] = race_rng_below(&x->rng, s->span_ns);
-	}
-	for (i = R4_RANGES - 1; i > 0; i--) {
-		j = race_rng_below(&x->rng, i + 1);
-		tmp = s->order[i];
-		s->order[i] = s->order[j];
-		s->order[j] = tmp;
-	}
-	for (i = 1; i < R4_RANGES; i++)
-		for (j = i; j > 0 && s->at[j - 1] > s->at[j]; j--) {
-			t = s->at[j];
-			s->at[j] = s->at[j - 1];
-			s->at[j - 1] = t;
-		}
-}
-
-/*
- * Snapshot @k (x->missing just read): the ranges khugepaged has collapsed
- * by now (none of their pages missing) that it had not at earlier ones.
- */
-static void r4_note_collapsed(struct r4 *s, int k)
-{
-	unsigned int i;
-
-	for (i = 0; i < R4_RANGES; i++)
-		if (s->collapsed_at[i] < 0 && r4_range_full(s, i))
-			s->collapsed_at[i] = k;
-}
-
-/* Register each range at its moment; note what khugepaged did first. */
-static void r4_register_all(struct race *x, struct r4 *s, uint64_t t0)
-{
-	size_t first;
-	unsigned int k;
-
-	for (k = 0; k < R4_RANGES; k++) {
-		s->first[k] = false;
-		s->collapsed_at[k] = -1;
-	}
-	for (k = 0; k < R4_RANGES && !race_failed(x); k++) {
-		first = s->order[k] * s->per;
-		race_sleep_until(t0 + s->at[k]);
-		if (reg_missing(x, first, s->per)) {
-			race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
-			return;
-		}
-		s->first[k] = snapshot_seen(x, first, s->per);
-		r4_note_collapsed(s, k);
-		s->registered_first += s->first[k];
-		tally(&x->out, s->first[k] ? "registered-first" :
-			       "collapsed-before-registration");
-	}
-}
-
-/*
- * The window of race 4: a registration that returned with holes seen in
- * its range while khugepaged was collapsing the batch: it had collapsed
- * another range by the time the registration returned, and collapsed yet
- * another one after. A range khugepaged collapsed before its registration
- * tests nothing: it had no hole left to protect.
- */
-static unsigned int r4_windows(const struct r4 *s)
-{
-	unsigned int k, i, n = 0;
-	bool before, after;
-	int at;
-
-	for (k = 0; k < R4_RANGES; k++) {
-		if (!s->first[k])
-			continue;
-		before = after = false;
-		for (i = 0; i < R4_RANGES; i++) {
-			at = s->collapsed_at[i];
-			if (i == s->order[k] || at < 0)
-				continue;
-			before |= at <= (int)k;
-			after |= at > (int)k;
-		}
-		n += before && after;
-	}
-	return n;
-}
-
-/*
- * Keep both sides of the race in play: spread the registrations wider when
- * khugepaged lost every race of the batch, narrower when it won them all
- * (khugepaged's pace moves with the machine's load).
- */
-static void r4_adapt(struct r4 *s)
-{
-	unsigned long first = s->registered_first - s->first_before;
-
-	if (first == R4_RANGES)
-		s->span_ns += s->span_ns / 2;
-	else if (!first && s->span_ns > 2000000)
-		s->span_ns -= s->span_ns / 4;
-	s->first_before = s->registered_first;
-}
-
-static void r4_batch(struct race *x, struct team *t, struct r4 *s)
-{
-	r4_reset(x, s);
-	if (race_failed(x))
-		return;
-	r4_plan(x, s);
-	if (r4_advise(x, MADV_HUGEPAGE)) {
-		race_fail(x, "MADV_HUGEPAGE: %s", strerror(errno));
-		return;
-	}
-	r4_register_all(x, s, race_now_ns());
-	r4_adapt(s);
-	/*
-	 * khugepaged had its full scans after the last registration, or the
-	 * batch is inconclusive (the invariant is still checked below).
-	 */
-	if (!thp_wait_full_scans(R4_SCANS, R4_SCAN_WAIT_MS)) {
-		s->slow_scans++;
-		x->inconclusive++;
-	} else if (!mem_missing(&x->r, x->missing)) {
-		r4_note_collapsed(s, R4_RANGES);
-		x->windows += r4_windows(s);
-	}
-	handler_mark(x);
-	if (race_failed(x) || !team_round(t))
-		return;
-	handler_check(x);
-	unreg(x, 0, x->npages);
-	expect_collapsed_unseen(x, 0, x->npages);
-	verify_data(x, 0, x->npages);
-}
-
-static void run_khugepaged_vs_reg(struct race *x, struct r4 *s)
-{
-	struct team t = { 0 };
-	const char *why = start_handler(x);
-	uint64_t control;
-
-	if (why) {
-		race_fail(x, "%s", why);
-		return;
-	}
-	control = r4_control(x, s);
-	if (!control) {
-		if (!race_failed(x))
-			snprintf(x->skip, sizeof(x->skip),
-				 "control: khugepaged did not collapse %d unregistered %s ranges with holes in %d ms",
-				 R4_RANGES, mem_type_name(x->r.type),
-				 R4_CONTROL_MS);
-		return;
-	}
-	s->span_ns = control * 5 / 4 + 1;
-	diag("khugepaged collapsed %d unregistered ranges in %" PRIu64 " ms",
-	     R4_RANGES, control / 1000000);
-	team_add(&t, "toucher", r4_toucher);
-	race_start(x, KHUGEPAGED_BUDGET_X, 0);
-	if (race_team_start(x, &t, s))
-		while (race_next(x))
-			r4_batch(x, &t, s);
-	race_team_stop(x, &t);
-}
-
-/* ---- race 5: the registration is another process's ---------------------- */
-
-struct r5_shared {
-	struct race_barrier start, go, done;
-	int stop;
-	uint64_t delay_ns, reg_ns;
-	unsigned long iter;
-	bool touch_late;	/* touch once the parent's collapse is done */
-	int collapsed;
-	const char *doing;	/* same binary after fork(): pointers hold */
-	long page;
-	int failed;
-	char why[300];
-	bool seen[];
-};
-
-static void __attribute__((format(printf, 2, 3)))
-child_fail(struct r5_shared *sh, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (__atomic_exchange_n(&sh->failed, 1, __ATOMIC_ACQ_REL))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(sh->why, sizeof(sh->why), fmt, ap);
-	va_end(ap);
-}
-
-static void child_doing(struct r5_shared *sh, const char *doing, long page)
-{
-	__atomic_store_n(&sh->page, page, __ATOMIC_RELAXED);
-	__atomic_store_n(&sh->doing, doing, __ATOMIC_RELEASE);
-}
-
-struct r5_child {
-	struct r5_shared *sh;
-	struct region view;	/* the child's own mapping of the file */
-	size_t ps, npages;
-	int uffd;
-	struct uffd_handler h;
-};
-
-/* The child's side of the invariant, through its own mapping. */
-static void r5_child_touch(struct r5_child *c, size_t p)
-{
-	char *page = c->view.addr + p * c->ps;
-	unsigned int before, after;
-
-	/* seen missing: not ours (the parent punches; this is our handler) */
-	uffd_handler_forget(&c->h, p);
-	before = uffd_handler_faults(&c->h, p);
-	child_doing(c->sh, "reading a page it saw missing, waiting for its fault handler",
-		    p);
-	(void)*(volatile char *)page;
-	after = uffd_handler_faults(&c->h, p);
-	if (after == before)
-		child_fail(c->sh, "page %zu (offset %#zx), seen missing after the child's registration, raised no UFFD_EVENT_PAGEFAULT in the child",
-			   p, p * c->ps);
-	else if (!pattern_check(page, c->ps, PATTERN_UFFD, p))
-		child_fail(c->sh, "page %zu (offset %#zx) does not read the child's handler data after its fault",
-			   p, p * c->ps);
-}
-
-static void r5_child_round(struct r5_child *c)
-{
-	struct r5_shared *sh = c->sh;
-	size_t p, eexist0, eexist, errors0, errors;
-	int ret;
-
-	uffd_handler_counts(&c->h, &eexist0, &errors0);
-	race_spin_ns(sh->delay_ns);
-	child_doing(sh, "in UFFDIO_REGISTER", -1);
-	ret = uffd_register(c->uffd, c->view.addr, c->view.size,
-			    UFFDIO_REGISTER_MODE_MISSING);
-	race_store_ns(&sh->reg_ns, race_now_ns());
-	if (ret) {
-		child_fail(sh, "UFFDIO_REGISTER: %s", strerror(errno));
-		return;
-	}
-	child_doing(sh, "reading which pages are missing (mincore)", -1);
-	if (mem_missing(&c->view, sh->seen))
-		child_fail(sh, "mincore(): %s", strerror(errno));
-	child_doing(sh, "waiting for the parent's MADV_COLLAPSE", -1);
-	if (sh->touch_late && !race_wait_flag(&sh->collapsed, STUCK_MS / 2))
-		child_fail(sh, "the parent's MADV_COLLAPSE did not return within %d ms",
-			   STUCK_MS / 2);
-	for (p = 0; p < c->npages; p++)
-		if (sh->seen[p])
-			r5_child_touch(c, p);
-	uffd_handler_counts(&c->h, &eexist, &errors);
-	if (eexist != eexist0)
-		child_fail(sh, "UFFDIO_COPY in the child found a page present (EEXIST)");
-	else if (errors != errors0)
-		child_fail(sh, "%zu error(s) in the child's fault handler",
-			   errors - errors0);
-	child_doing(sh, "in UFFDIO_UNREGISTER", -1);
-	if (uffd_unregister(c->uffd, c->view.addr, c->view.size))
-		child_fail(sh, "UFFDIO_UNREGISTER: %s", strerror(errno));
-	child_doing(sh, NULL, -1);
-}
-
-static void __attribute__((noreturn)) r5_child_main(struct race *x,
-						     struct r5_shared *sh)
-{
-	struct r5_child c = { .sh = sh, .view = x->r, .ps = x->ps,
-			      .npages = x->npages };
-
-	/* mincore() on the child's own mapping: no fd in the view. */
-	c.view.fd = -1;
-	c.view.addr = mem_map_again(&x->r, 0, x->r.size);
-	c.uffd = uffd_open(0);
-	if (!c.view.addr || c.uffd < 0 ||
-	    uffd_handler_start(&c.h, c.uffd, c.view.addr, c.view.size)) {
-		child_fail(sh, "child set-up failed");
-		race_barrier_break(&sh->start);
-		_exit(1);
-	}
-	while (race_barrier_wait(&sh->start, TEAM_IDLE_MS) &&
-	       !__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE) &&
-	       race_barrier_wait(&sh->go, STUCK_MS)) {
-		r5_child_round(&c);
-		if (!race_barrier_wait(&sh->done, STUCK_MS))
-			break;
-	}
-	uffd_handler_stop(&c.h);
-	_exit(0);
-}
-
-/* Reap @pid within STUCK_MS, else kill it: a failure unless it exited 0. */
-static void reap(struct race *x, pid_t pid)
-{
-	int waited, status = 0;
-
-	for (waited = 0; waited < STUCK_MS; waited += 10) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			break;
-		usleep(10000);
-	}
-	if (waited >= STUCK_MS) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		race_fail(x, "the child did not exit within %d ms", STUCK_MS);
-	} else if (WIFSIGNALED(status)) {
-		race_fail(x, "the child was killed by signal %d",
-			  WTERMSIG(status));
-	} else if (WEXITSTATUS(status)) {
-		race_fail(x, "the child exited with status %d",
-			  WEXITSTATUS(status));
-	}
-}
-
-static void r5_stuck(struct race *x, struct r5_shared *sh)
-{
-	const char *doing = __atomic_load_n(&sh->doing, __ATOMIC_ACQUIRE);
-
-	if (__atomic_load_n(&sh->failed, __ATOMIC_ACQUIRE))
-		race_fail(x, "child: %s", sh->why);
-	race_fail(x, "a round did not end within %d ms: the child was %s (page %ld)",
-		  STUCK_MS, doing ? doing : "not answering", sh->page);
-}
-
-static void r5_round(struct race *x, struct r5_shared *sh)
-{
-	struct calls cs;
-	size_t p;
-
-	reset_holes(x, 0, x->npages, R5_HOLES);
-	precondition(x, 0, x->npages);
-	if (race_failed(x))
-		return;
-	sh->delay_ns = reg_moment(x);
-	sh->touch_late = race_rng_below(&x->rng, 2);
-	sh->collapsed = 0;
-	sh->reg_ns = 0;
-	sh->iter = x->iter;
-	memset(sh->seen, 0, x->npages);
-	calls_init(&cs, !mem_is_shmem(x->r.type));
-	if (!race_barrier_wait(&sh->start, STUCK_MS) ||
-	    !race_barrier_wait(&sh->go, STUCK_MS)) {
-		r5_stuck(x, sh);
-		return;
-	}
-	collapse_until(x, &cs, &sh->reg_ns, &sh->collapsed, false);
-	if (!race_barrier_wait(&sh->done, STUCK_MS)) {
-		r5_stuck(x, sh);
-		return;
-	}
-	if (sh->failed)
-		race_fail(x, "child: %s", sh->why);
-	for (p = 0; p < x->npages; p++) {
-		x->seen[p] = sh->seen[p];
-		if (x->seen[p]) {
-			x->want[p] = W_UFFD;
-			x->changed[p] = true;
-		}
-	}
-	x->windows += !!reg_outcome(x, &cs, sh->reg_ns, "the child's");
-	track_call_ns(x, &cs, sh->reg_ns);
-	expect_collapsed_unseen(x, 0, x->npages);
-	verify_data(x, 0, x->npages);
-}
-
-static void run_other_process(struct race *x)
-{
-	size_t len = sizeof(struct r5_shared) + x->npages;
-	struct r5_shared *sh = mmap(NULL, len, PROT_READ | PROT_WRITE,
-				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	pid_t pid;
-
-	if (sh == MAP_FAILED) {
-		race_fail(x, "mmap() of the shared control page failed");
-		return;
-	}
-	if (!calibrate(x, true, R5_HOLES)) {
-		munmap(sh, len);
-		return;
-	}
-	race_barrier_init(&sh->start, 2, TEAM_START_SPIN_US);
-	race_barrier_init(&sh->go, 2, TEAM_GO_SPIN_US);
-	race_barrier_init(&sh->done, 2, TEAM_START_SPIN_US);
-	fflush(stdout);
-	pid = fork();
-	if (!pid) {
-		race_pin_cpu(1);
-		r5_child_main(x, sh);
-	}
-	race_pin_cpu(0);
-	if (pid < 0)
-		race_fail(x, "fork(): %s", strerror(errno));
-	race_start(x, 1, MIN_ITERS);
-	while (pid > 0 && race_next(x))
-		r5_round(x, sh);
-	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
-	if (pid > 0 && !race_barrier_wait(&sh->start, 1000)) {
-		race_barrier_break(&sh->start);
-		kill(pid, SIGKILL);	/* stuck: its state is reported */
-	}
-	if (pid > 0)
-		reap(x, pid);
-	race_unpin();
-	munmap(sh, len);
-}
-
-/* ---- race 6: unregistration or close vs MADV_COLLAPSE -------------------- */
 
 struct r6 {
 	struct race *x;
@@ -1666,12 +1289,11 @@ static void r6_iteration(struct race *x, struct team *t, struct r6 *s)
 {
 	size_t p;
 
-	reset_holes(x, 0, x->npages, R6_HOLES);
-	precondition(x, 0, x->npages);
+	if (!round_holes(x, R6_HOLES))
+		return;
 	s->uffd = uffd_open(0);
-	if (race_failed(x) || s->uffd < 0 ||
-	    uffd_register(s->uffd, x->r.addr, x->r.size,
-			  UFFDIO_REGISTER_MODE_MISSING)) {
+	if (s->uffd < 0 || uffd_register(s->uffd, x->r.addr, x->r.size,
+					 UFFDIO_REGISTER_MODE_MISSING)) {
 		race_fail(x, "userfaultfd set-up: %s", strerror(errno));
 		return;
 	}
@@ -1716,111 +1338,7 @@ static void run_unregister_vs_collapse(struct race *x,
 	race_team_stop(x, &t);
 }
 
-/* ---- set-up ------------------------------------------------------------- */
-
-static const char *test_setup(struct __test_metadata *_metadata,
-			      struct race *x, enum mem_type type, size_t npmd,
-			      int node)
-{
-	char stream[128];
-	const char *why;
-
-	snprintf(stream, sizeof(stream), "%s.%s", mem_type_name(type),
-		 _metadata->name);
-	diag("%s: seed %" PRIu64 " (replay with --seed %" PRIu64 ")",
-	     stream, opt.seed, opt.seed);
-	why = race_init(x, &opt, type, npmd, node, stream);
-	if (!why)
-		ASSERT_EQ(0, x->failed) TH_LOG("%s", x->why);
-	return why;
-}
-
-/* ---- the tests ---------------------------------------------------------- */
-
-FIXTURE(race) {
-	struct race x;
-};
-
-FIXTURE_VARIANT(race) {
-	enum mem_type type;
-};
-
-ADD_TYPE(race, anon, MEM_ANON);
-ADD_SHMEM_TYPES(race, ADD_TYPE);
-
-FIXTURE_SETUP(race)
-{
-	SKIP_IF(test_setup(_metadata, &self->x, variant->type, 1, -1));
-}
-
-FIXTURE_TEARDOWN(race)
-{
-	race_fini(&self->x);
-}
-
-/*
- * A registration racing MADV_COLLAPSE: pages seen missing after it fault to
- * userspace, whatever the moment; the collapse says success/EBUSY/EAGAIN.
- */
-TEST_F(race, reg_vs_collapse)
-{
-	struct r1 s = { 0 };
-
-	run_reg_vs_collapse(&self->x, &s, 0);
-	race_verdict(_metadata, &self->x,
-		     "registration returned during a MADV_COLLAPSE call");
-}
-
-/*
- * Race 1 while a thread registers and unregisters io_uring buffers over a
- * present page (EAGAIN is retried): the invariant holds, and no collapse
- * succeeds while pinned.
- */
-TEST_F(race, reg_vs_collapse_uring_pins)
-{
-	struct race *x = &self->x;
-	struct r1 s = { 0 };
-	int ret;
-
-	SKIP_IF(uring_probe());
-	s.pinner = uring_pinner();
-	ASSERT_NE(NULL, s.pinner) TH_LOG("io_uring_queue_init() failed");
-	ret = uring_pin_buffer(s.pinner, x->r.addr, x->ps);
-	if (ret) {
-		uring_pinner_free(s.pinner);
-		SKIP(return, "io_uring cannot register buffers over %s: %s",
-		     mem_type_name(x->r.type), strerror(-ret));
-	}
-	uring_unpin_buffer(s.pinner);
-	run_reg_vs_collapse(x, &s, 0);
-	diag("%s: %lu MADV_COLLAPSE calls ran wholly while a page was pinned",
-	     _metadata->name, s.pinned_calls);
-	if (!x->leak)
-		uring_pinner_free(s.pinner);
-	race_verdict(_metadata, x,
-		     "registration returned during a MADV_COLLAPSE call while a buffer pinned a page");
-}
-
-/*
- * Holes filled (stores, pwrite, fallocate) while MADV_COLLAPSE runs: no write
- * lost, the collapse says success or EAGAIN, untouched holes read zero.
- */
-TEST_F(race, fill_vs_collapse)
-{
-	struct race *x = &self->x;
-
-	run_fill_vs_collapse(x);
-	diag("%s: EAGAIN %lu times, %lu of them with a fill during the call",
-	     _metadata->name, tally_of(&x->out, "EAGAIN"),
-	     tally_of(&x->out, "EAGAIN-in-window"));
-	race_verdict(_metadata, x, "a fill during a MADV_COLLAPSE call");
-}
-
-/*
- * The registration goes while MADV_COLLAPSE runs: once it is gone, the
- * collapse succeeds (no hang, no stale EBUSY).
- */
-TEST_F(race, unregister_vs_collapse)
+TEST_F_TIMEOUT(race, unregister_vs_collapse, RACE_TIMEOUT_S(1))
 {
 	unsigned long max_tries = 0;
 
@@ -1831,77 +1349,180 @@ TEST_F(race, unregister_vs_collapse)
 		     "unregister or close at the same time as a MADV_COLLAPSE call");
 }
 
-/* The khugepaged knobs race 4 speeds up, and their values before it. */
-static const char *const fast_knobs[][2] = {
-	{ "khugepaged/scan_sleep_millisecs", "1" },
-	{ "khugepaged/alloc_sleep_millisecs", "1" },
-	{ "khugepaged/pages_to_scan", "524288" },
-};
-static char fast_saved[ARRAY_SIZE(fast_knobs)][32];
+/* ---- race 4: khugepaged_vs_reg ------------------------------------------ */
 
 /*
- * khugepaged made fast: a full scan of every process registered with it
- * (other processes' huge MADV_HUGEPAGE mappings too, such as a VM's RAM)
- * in a wakeup or two, every millisecond. Only these knobs change, and
- * only these are put back: rewriting the others (as thp_knobs_for_suite()
- * does) would disturb other processes' collapses for a moment.
+ * Registrations racing khugepaged (made fast: thp_khugepaged_fast())
+ * over R4_RANGES ranges with holes: a range seen with holes after its
+ * registration is never collapsed behind its back. Window: a registration returned with
+ * holes seen in its range while khugepaged was collapsing the batch (it
+ * had collapsed another range by then, and collapsed yet another after),
+ * in a batch whose full scans all came within their bounded wait.
  */
-static void khugepaged_fast(void)
-{
-	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(fast_knobs); i++) {
-		if (thp_knob_get(fast_knobs[i][0], fast_saved[i],
-				 sizeof(fast_saved[i])))
-			fast_saved[i][0] = '\0';
-		else
-			thp_knob_set(fast_knobs[i][0], fast_knobs[i][1]);
+struct r4 {
+	struct race *x;
+	size_t per;		/* pages per range (one PMD) */
+	uint64_t span_ns;	/* registrations are spread over this */
+	unsigned int order[R4_RANGES];
+	uint64_t at[R4_RANGES];
+	bool first[R4_RANGES];		/* k-th registration saw holes */
+	int collapsed_at[R4_RANGES];	/* first snapshot seeing it, or -1 */
+	unsigned long registered_first, first_before, slow_scans;
+};
+
+static void r4_toucher(void *arg, struct role *role)
+{
+	struct r4 *s = arg;
+
+	touch_seen(s->x, 0, s->x->npages, role);
+}
+
+/* Registration moments: sorted times, dealt to the ranges at random. */
+static void r4_plan(struct race *x, struct r4 *s)
+{
+	race_rng_sorted(&x->rng, s->at, R4_RANGES, s->span_ns);
+	race_rng_shuffle(&x->rng, s->order, R4_RANGES);
+}
+
+/*
+ * Snapshot @k (x->missing just read): the ranges khugepaged has collapsed
+ * by now (none of their pages missing) that it had not at earlier ones.
+ */
+static void r4_note_collapsed(struct r4 *s, int k)
+{
+	unsigned int i;
+
+	for (i = 0; i < R4_RANGES; i++)
+		if (s->collapsed_at[i] < 0 && range_full(s->x, i))
+			s->collapsed_at[i] = k;
+}
+
+/* Register each range at its moment; note what khugepaged did first. */
+static void r4_register_all(struct race *x, struct r4 *s, uint64_t t0)
+{
+	size_t first;
+	unsigned int k;
+
+	for (k = 0; k < R4_RANGES; k++) {
+		s->first[k] = false;
+		s->collapsed_at[k] = -1;
+	}
+	for (k = 0; k < R4_RANGES && !race_failed(x); k++) {
+		first = s->order[k] * s->per;
+		race_sleep_until(t0 + s->at[k]);
+		if (reg_missing(x, first, s->per)) {
+			race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
+			return;
+		}
+		s->first[k] = snapshot_seen(x, first, s->per);
+		r4_note_collapsed(s, k);
+		s->registered_first += s->first[k];
+		tally(&x->out, s->first[k] ? "registered-first" :
+			       "collapsed-before-registration");
 	}
 }
 
-static void khugepaged_fast_undo(void)
+/*
+ * The windows of the batch (above). A range khugepaged collapsed before its
+ * registration tests nothing: it had no hole left to protect.
+ */
+static unsigned int r4_windows(const struct r4 *s)
 {
-	size_t i;
+	unsigned int k, i, n = 0;
+	bool before, after;
+	int at;
 
-	for (i = 0; i < ARRAY_SIZE(fast_knobs); i++)
-		if (fast_saved[i][0])
-			thp_knob_set(fast_knobs[i][0], fast_saved[i]);
-}
-
-FIXTURE(race_khugepaged) {
-	struct race x;
-};
-
-FIXTURE_VARIANT(race_khugepaged) {
-	enum mem_type type;
-};
-
-ADD_TYPE(race_khugepaged, anon, MEM_ANON);
-ADD_SHMEM_TYPES(race_khugepaged, ADD_TYPE);
-
-FIXTURE_SETUP(race_khugepaged)
-{
-	SKIP_IF(test_setup(_metadata, &self->x, variant->type, R4_RANGES,
-			   -1));
-}
-
-/* khugepaged's knobs back as they were, however the test ended. */
-FIXTURE_TEARDOWN(race_khugepaged)
-{
-	khugepaged_fast_undo();
-	race_fini(&self->x);
+	for (k = 0; k < R4_RANGES; k++) {
+		if (!s->first[k])
+			continue;
+		before = after = false;
+		for (i = 0; i < R4_RANGES; i++) {
+			at = s->collapsed_at[i];
+			if (i == s->order[k] || at < 0)
+				continue;
+			before |= at <= (int)k;
+			after |= at > (int)k;
+		}
+		n += before && after;
+	}
+	return n;
 }
 
 /*
- * Registrations racing khugepaged over many ranges with holes: a range seen
- * with holes after its registration is never collapsed behind its back.
+ * Keep both sides of the race in play: spread the registrations wider when
+ * khugepaged lost every race of the batch, narrower when it won them all
+ * (khugepaged's pace moves with the machine's load).
  */
-TEST_F(race_khugepaged, khugepaged_vs_reg)
+static void r4_adapt(struct r4 *s)
+{
+	unsigned long first = s->registered_first - s->first_before;
+
+	if (first == R4_RANGES)
+		s->span_ns += s->span_ns / 2;
+	else if (!first && s->span_ns > 2000000)
+		s->span_ns -= s->span_ns / 4;
+	s->first_before = s->registered_first;
+}
+
+static void r4_batch(struct race *x, struct team *t, struct r4 *s)
+{
+	if (!reset_ranges(x, R4_HOLES))
+		return;
+	r4_plan(x, s);
+	if (madvise(x->r.addr, x->r.size, MADV_HUGEPAGE)) {
+		race_fail(x, "MADV_HUGEPAGE: %s", strerror(errno));
+		return;
+	}
+	r4_register_all(x, s, race_now_ns());
+	r4_adapt(s);
+	/*
+	 * khugepaged had its full scans after the last registration, or the
+	 * batch is inconclusive (the invariant is still checked below).
+	 */
+	if (!thp_wait_full_scans(R4_SCANS, R4_SCAN_WAIT_MS)) {
+		s->slow_scans++;
+		x->inconclusive++;
+	} else if (!mem_missing(&x->r, x->missing)) {
+		r4_note_collapsed(s, R4_RANGES);
+		x->windows += r4_windows(s);
+	}
+	handler_mark(x);
+	if (race_failed(x) || !team_round(t))
+		return;
+	handler_check(x);
+	unreg(x, 0, x->npages);
+	expect_collapsed_unseen(x, 0, x->npages);
+	verify_data(x, 0, x->npages);
+}
+
+static void run_khugepaged_vs_reg(struct race *x, struct r4 *s)
+{
+	struct team t = { 0 };
+	uint64_t control;
+
+	if (!start_handler(x))
+		return;
+	control = khugepaged_control(x, R4_HOLES, R4_CONTROL_MS);
+	if (!control)
+		return;
+	s->span_ns = control * 5 / 4 + 1;
+	diag("khugepaged collapsed %d unregistered ranges in %" PRIu64 " ms",
+	     R4_RANGES, control / 1000000);
+	team_add(&t, "toucher", r4_toucher);
+	race_start(x, KHUGEPAGED_BUDGET_X, 0);
+	if (race_team_start(x, &t, s))
+		while (race_next(x))
+			r4_batch(x, &t, s);
+	race_team_stop(x, &t);
+}
+
+TEST_F_TIMEOUT(race_khugepaged, khugepaged_vs_reg, RACE_TIMEOUT_S(KHUGEPAGED_BUDGET_X))
 {
 	struct race *x = &self->x;
 	struct r4 s = { .x = x, .per = x->r.pmd_size / x->ps };
 
-	khugepaged_fast();
+	thp_khugepaged_fast();
 	ASSERT_NE(NULL, thp_khugepaged_enroll(x->r.pmd_size));
 	run_khugepaged_vs_reg(x, &s);
 	diag("%s: %lu ranges registered before khugepaged got to them, %lu batches waited the full %d ms for khugepaged's scans",
@@ -1911,185 +1532,32 @@ TEST_F(race_khugepaged, khugepaged_vs_reg)
 		     "khugepaged collapsed a range before its registration");
 }
 
-FIXTURE(race_shmem) {
-	struct race x;
+/* ---- make bench: races 1 and 2 ---------------------------------------- */
+
+static void bench_reg_vs_collapse(struct race *x)
+{
+	run_reg_vs_collapse(x, &(struct r1){ 0 }, 0);
+}
+
+static const struct bench_race bench_races[] = {
+	{ "race1", bench_reg_vs_collapse },
+	{ "race2", run_fill_vs_collapse },
 };
 
-FIXTURE_VARIANT(race_shmem) {
-	enum mem_type type;
-};
-
-ADD_SHMEM_TYPES(race_shmem, ADD_TYPE);
-
-FIXTURE_SETUP(race_shmem)
-{
-	SKIP_IF(test_setup(_metadata, &self->x, variant->type, 1, -1));
-}
-
-FIXTURE_TEARDOWN(race_shmem)
-{
-	race_fini(&self->x);
-}
-
-/*
- * Collapses failing part-way (MODE_MISSING, a fill, a pin, a touch): a
- * reader of the data/hole map and fstat never sees a half-collapsed range.
- */
-TEST_F(race_shmem, observer_vs_failed_collapse)
-{
-	unsigned long passes = 0, charged = 0;
-
-	run_observer_vs_failed_collapse(&self->x, &passes, &charged);
-	diag("%s: %lu observer passes; st_blocks showed the whole range charged by a collapse in flight %lu times",
-	     _metadata->name, passes, charged);
-	race_verdict(_metadata, &self->x,
-		     "an observer pass inside a MADV_COLLAPSE that failed");
-}
-
-/*
- * Race 1 with collapse_file()'s userfaultfd walk made long (R1_CROWD more
- * mappings after the registered one): a registration that returns after
- * the walk looked at its mapping finds no page missing (the retry entries
- * hide the holes until the huge page is stored), or the holes raise events.
- */
-TEST_F(race_shmem, reg_vs_crowded_collapse)
-{
-	struct r1 s = { .crowd_wanted = true };
-
-	run_reg_vs_collapse(&self->x, &s, 0);
-	race_verdict(_metadata, &self->x,
-		     "a registration returned between the walk's look at its mapping and the huge page's store");
-}
-
-/*
- * Another process registers and unregisters on its own mapping of the file
- * while this one collapses: the other process's invariant holds.
- */
-TEST_F(race_shmem, other_process_reg_vs_collapse)
-{
-	run_other_process(&self->x);
-	race_verdict(_metadata, &self->x,
-		     "the child's registration returned during a MADV_COLLAPSE call");
-}
-
-#define RACE_NODE 1	/* the memory's node; the collapser runs on node 0 */
-
-FIXTURE(race_numa) {
-	struct race x;
-};
-
-FIXTURE_VARIANT(race_numa) {
-	enum mem_type type;
-};
-
-ADD_TYPE(race_numa, anon, MEM_ANON);
-ADD_SHMEM_TYPES(race_numa, ADD_TYPE);
-
-FIXTURE_SETUP(race_numa)
-{
-	SKIP_IF(node_probe(RACE_NODE + 1));
-	SKIP_IF(test_setup(_metadata, &self->x, variant->type, 1, RACE_NODE));
-}
-
-FIXTURE_TEARDOWN(race_numa)
-{
-	race_fini(&self->x);
-}
-
-/*
- * Race 1 with memory on node 1, the collapser bound to node 0 and the
- * registrar to node 1 (numa_run_on_node): the invariant holds there too.
- */
-TEST_F(race_numa, reg_vs_collapse_across_nodes)
-{
-	struct r1 s = { 0 };
-
-	run_reg_vs_collapse(&self->x, &s, RACE_NODE + 1);
-	diag("%s: the collapser and the registrar ran on different nodes in %lu of %lu iterations",
-	     _metadata->name, s.apart, self->x.budget.iters);
-	race_verdict(_metadata, &self->x,
-		     "registration returned during a MADV_COLLAPSE call on another node");
-}
-
-/* ---- make bench --------------------------------------------------------- */
-
-static void bench_type(enum mem_type type)
-{
-	struct race x;
-	const char *why;
-	int r;
-
-	for (r = 1; r <= 2; r++) {
-		why = race_init(&x, &opt, type, 1, -1,
-				r == 1 ? "bench.1" : "bench.2");
-		if (why) {
-			printf("race%d   %-6s skipped: %s\n", r,
-			       mem_type_name(type), why);
-			race_fini(&x);
-			continue;
-		}
-		x.bench = true;
-		if (r == 1)
-			run_reg_vs_collapse(&x, &(struct r1){ 0 }, 0);
-		else
-			run_fill_vs_collapse(&x);
-		bench_row(r == 1 ? "race1" : "race2", type, &x);
-		race_fini(&x);
-	}
-}
-
-static int bench(void)
-{
-	printf("# %u ms per measurement, seed %" PRIu64 "; rates per second\n",
-	       opt.budget_ms * opt.stress, opt.seed);
-	printf("%-7s %-6s %9s %9s %10s %10s %8s %8s\n", "race", "memory",
-	       "iter/s", "window/s", "refused/s", "collapse/s", "%refus",
-	       "%collap");
-	bench_type(MEM_MEMFD);
-	bench_type(MEM_ANON);
-	return 0;
-}
-
-/* ---- options ------------------------------------------------------------ */
-
-static void usage(const char *prog)
-{
-	fprintf(stderr,
-		"Usage: %s [--seed N] [--stress N] [--budget-ms N] [--bench] [harness options]\n"
-		"  --seed N       seed of every varied moment (default: from the clock; printed)\n"
-		"  --stress N     multiply every race's time and iteration budget by N (default 1)\n"
-		"  --budget-ms N  time budget of each race in ms (default %d; khugepaged x%d)\n"
-		"  --bench        print iteration and window rates of races 1 and 2 next to\n"
-		"                 the rate of bare MADV_COLLAPSE calls, instead of testing\n"
-		"Environment: UFFD_RACE_SEED, UFFD_RACE_STRESS, UFFD_RACE_BUDGET_MS (the options win).\n\n",
-		prog, DEFAULT_BUDGET_MS, KHUGEPAGED_BUDGET_X);
-}
-
-/* The harness's per-test timeout must cover the budget. */
-static void scale_timeouts(void)
-{
-	int need = opt.budget_ms / 1000.0 * opt.stress * KHUGEPAGED_BUDGET_X *
-		   RACE_BUDGET_MORE_X + 120;
-	struct __fixture_metadata *f;
-	struct __test_metadata *t;
-
-	for (f = __fixture_list; f; f = f->next)
-		for (t = f->tests; t; t = t->next)
-			if (t->timeout < need)
-				t->timeout = need;
-}
+/* ---- main --------------------------------------------------------------- */
 
 int main(int argc, char **argv)
 {
 	char *help[] = { argv[0], "-h", NULL };
 	int ret;
 
-	race_opts_env(&opt);
-	ret = race_opts_parse(&opt, &argc, argv);
+	ret = race_opts_env(&opt);
+	if (!ret)
+		ret = race_opts_parse(&opt, &argc, argv);
 	if (ret < 0 || ret == 2) {
-		usage(argv[0]);
+		race_opts_usage(argv[0], KHUGEPAGED_BUDGET_X);
 		if (ret < 0)
-			return KSFT_FAIL;
+			return 2;	/* a usage error */
 		return test_harness_run(2, help) == KSFT_SKIP ? 0 : KSFT_FAIL;
 	}
 	if (ret != 1 && harness_lists_only(argc, argv))
@@ -2097,7 +1565,6 @@ int main(int argc, char **argv)
 	thp_knobs_guard();
 	thp_knobs_for_suite();
 	if (ret == 1)
-		return bench();
-	scale_timeouts();
+		return bench(&opt, bench_races, ARRAY_SIZE(bench_races));
 	return test_harness_run(argc, argv);
 }

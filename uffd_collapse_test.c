@@ -28,6 +28,7 @@
 #include "harness.h"
 #include "mem.h"
 #include "pattern.h"
+#include "remote.h"
 #include "node.h"
 #include "thp.h"
 #include "uffd.h"
@@ -1024,21 +1025,6 @@ static void __attribute__((noreturn)) child_main(struct scenario *s,
 	_exit(0);
 }
 
-/* Wait for @pid within CHILD_WAIT_MS, else kill it; its exit status. */
-static int reap(pid_t pid)
-{
-	int status = -1, waited;
-
-	for (waited = 0; waited < CHILD_WAIT_MS; waited += 10) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return status;
-		usleep(10000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
-}
-
 /*
  * MODE_MISSING registered by another process on the same file: EBUSY with
  * the holes kept; once that process unregisters (@unregister) or exits,
@@ -1067,7 +1053,7 @@ static void other_process(struct __test_metadata *_metadata,
 		EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
 	}
 	ASSERT_EQ(1, write(cmd[1], "X", 1));
-	EXPECT_EQ(0, reap(pid));
+	EXPECT_EQ(0, reap_within(pid, CHILD_WAIT_MS));
 	if (!unregister) {
 		assert_precondition(_metadata, s);
 		EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
@@ -1219,7 +1205,7 @@ TEST_F_TIMEOUT(partial, other_process_half_registered_ebusy_until_exit, CTX_TIME
 	assert_precondition(_metadata, s);
 	expect_refused_range(_metadata, s, middle(s), s->r.pmd_size, EBUSY);
 	ASSERT_EQ(1, write(cmd[1], "X", 1));
-	EXPECT_EQ(0, reap(pid));
+	EXPECT_EQ(0, reap_within(pid, CHILD_WAIT_MS));
 	assert_precondition(_metadata, s);
 	EXPECT_EQ(0, do_collapse(s, middle(s), s->r.pmd_size));
 	EXPECT_EQ((long)s->r.pmd_size, thp_pmd_mapped(middle(s)));

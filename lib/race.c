@@ -210,6 +210,35 @@ uint64_t race_rng_below(struct race_rng *rng, uint64_t n)
 	return n ? race_rng_next(rng) % n : 0;
 }
 
+void race_rng_sorted(struct race_rng *rng, uint64_t *t, unsigned int n,
+		     uint64_t below)
+{
+	unsigned int i, j;
+	uint64_t v;
+
+	for (i = 0; i < n; i++) {
+		v = race_rng_below(rng, below);
+		for (j = i; j > 0 && t[j - 1] > v; j--)
+			t[j] = t[j - 1];
+		t[j] = v;
+	}
+}
+
+/* Fisher-Yates. */
+void race_rng_shuffle(struct race_rng *rng, unsigned int *a, unsigned int n)
+{
+	unsigned int i, j, tmp;
+
+	for (i = 0; i < n; i++)
+		a[i] = i;
+	for (i = n - 1; i > 0 && n; i--) {
+		j = race_rng_below(rng, i + 1);
+		tmp = a[i];
+		a[i] = a[j];
+		a[j] = tmp;
+	}
+}
+
 void race_budget_start(struct race_budget *b, unsigned int ms,
 		       unsigned long min_iters, unsigned long max_iters)
 {

@@ -89,6 +89,11 @@ void race_rng_seed(struct race_rng *rng, uint64_t seed, const char *name);
 uint64_t race_rng_next(struct race_rng *rng);
 /* Uniform in [0, @n); 0 when @n is 0. */
 uint64_t race_rng_below(struct race_rng *rng, uint64_t n);
+/* @n values race_rng_below(@below) into @t, in ascending order. */
+void race_rng_sorted(struct race_rng *rng, uint64_t *t, unsigned int n,
+		     uint64_t below);
+/* 0 .. @n - 1 into @a, in a random order. */
+void race_rng_shuffle(struct race_rng *rng, unsigned int *a, unsigned int n);
 
 /*
  * A race runs until its time or its iterations run out; on a slow machine

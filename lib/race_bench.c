@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* make bench: the ceilings of a race's calls, and its row (race_bench.h). */
+#include <inttypes.h>
 #include <stdio.h>
 
 #include "collapse.h"
@@ -45,7 +46,8 @@ void bench_ceilings(struct race *x, size_t holes)
 	x->collapsing = bench_ceiling(x, false, holes);
 }
 
-void bench_row(const char *race, enum mem_type type, struct race *x)
+/* One row of the table: @race's rates over @type next to its ceilings. */
+static void bench_row(const char *race, enum mem_type type, struct race *x)
 {
 	double s = race_budget_elapsed_ms(&x->budget) / 1000.0;
 	double rate = x->budget.iters / s;
@@ -53,7 +55,44 @@ void bench_row(const char *race, enum mem_type type, struct race *x)
 	printf("%-7s %-6s %9.0f %9.0f %10.0f %10.0f %7.0f%% %7.0f%%%s\n",
 	       race, mem_type_name(type), rate, x->windows / s, x->refused,
 	       x->collapsing, 100 * rate / x->refused,
-	       100 * rate / x->collapsing, x->failed ? "  FAILED" : "");
-	if (x->failed)
-		printf("  %s\n", x->why);
+	       100 * rate / x->collapsing, x->sh->failed ? "  FAILED" : "");
+	if (x->sh->failed)
+		printf("  %s\n", x->sh->why);
+}
+
+static void bench_type(const struct race_opts *opt, enum mem_type type,
+		       const struct bench_race *races, size_t n)
+{
+	char stream[32];
+	struct race x;
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(stream, sizeof(stream), "bench.%zu", i + 1);
+		why = race_init(&x, opt, type, 1, -1, stream);
+		if (why) {
+			printf("%-7s %-6s skipped: %s\n", races[i].name,
+			       mem_type_name(type), why);
+			race_fini(&x);
+			continue;
+		}
+		x.bench = true;
+		races[i].run(&x);
+		bench_row(races[i].name, type, &x);
+		race_fini(&x);
+	}
+}
+
+int bench(const struct race_opts *opt, const struct bench_race *races,
+	  size_t n)
+{
+	printf("# %u ms per measurement, seed %" PRIu64 "; rates per second\n",
+	       opt->budget_ms * opt->stress, opt->seed);
+	printf("%-7s %-6s %9s %9s %10s %10s %8s %8s\n", "race", "memory",
+	       "iter/s", "window/s", "refused/s", "collapse/s", "%refus",
+	       "%collap");
+	bench_type(opt, MEM_MEMFD, races, n);
+	bench_type(opt, MEM_ANON, races, n);
+	return 0;
 }

@@ -16,7 +16,14 @@
  * the range with @holes holes, registered (refused) and not (collapsing).
  */
 void bench_ceilings(struct race *x, size_t holes);
-/* One row of the table: @race's rates over @type next to its ceilings. */
-void bench_row(const char *race, enum mem_type type, struct race *x);
+/* A race make bench runs: its name in the table, and how to run it. */
+struct bench_race {
+	const char *name;
+	void (*run)(struct race *x);
+};
+
+/* The table: each of the @n @races over memfd, then anon; exit status 0. */
+int bench(const struct race_opts *opt, const struct bench_race *races,
+	  size_t n);
 
 #endif

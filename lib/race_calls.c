@@ -4,12 +4,16 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/userfaultfd.h>
 
 #include "calls.h"
 #include "collapse.h"
 #include "race_calls.h"
 #include "race_pages.h"
 #include "race_uffd.h"
+#include "uffd.h"
 
 /*
  * Shmem's MADV_COLLAPSE also says EINVAL while hugepages-<PMD>kB/
@@ -134,4 +138,62 @@ bool calibrate(struct race *x, bool registered, size_t holes)
 	     registered ? "registered, refused" : "collapsing",
 	     x->call_ns / 1000);
 	return !race_failed(x);
+}
+
+uint64_t refused_ns(struct race *x, char *at, size_t holes)
+{
+	uint64_t d[CALIBRATE_CALLS], t;
+	int i, ret;
+
+	for (i = 0; i < CALIBRATE_CALLS && !race_failed(x); i++) {
+		call_setup(x, !at, holes);
+		if (at && uffd_register(x->uffd, at, x->ps,
+					UFFDIO_REGISTER_MODE_MISSING))
+			race_fail(x, "UFFDIO_REGISTER of another mapping of the range: %s",
+				  strerror(errno));
+		t = race_now_ns();
+		ret = collapse(x->r.addr, x->r.size);
+		d[i] = race_now_ns() - t;
+		if (at && uffd_unregister(x->uffd, at, x->ps))
+			race_fail(x, "UFFDIO_UNREGISTER of another mapping of the range: %s",
+				  strerror(errno));
+		call_done(x, !at);
+		if (ret != EBUSY)
+			return 0;
+	}
+	return second_shortest(d);
+}
+
+/* How many ranges khugepaged has collapsed, as the kernel says now. */
+static size_t ranges_collapsed(struct race *x)
+{
+	size_t i, n = 0;
+
+	if (mem_missing(&x->r, x->missing))
+		return 0;
+	for (i = 0; i < x->r.size / x->r.pmd_size; i++)
+		n += range_full(x, i);
+	return n;
+}
+
+uint64_t khugepaged_control(struct race *x, size_t holes, int ms)
+{
+	size_t n = x->r.size / x->r.pmd_size;
+	uint64_t t0, deadline;
+
+	if (!reset_ranges(x, holes) ||
+	    madvise(x->r.addr, x->r.size, MADV_HUGEPAGE))
+		return 0;
+	t0 = race_now_ns();
+	deadline = t0 + ms * 1000000ULL;
+	while (ranges_collapsed(x) < n && race_now_ns() < deadline)
+		usleep(1000);
+	if (ranges_collapsed(x) < n) {
+		snprintf(x->skip, sizeof(x->skip),
+			 "control: khugepaged did not collapse %zu unregistered %s ranges with holes in %d ms",
+			 n, mem_type_name(x->r.type), ms);
+		return 0;
+	}
+	expect_collapsed_unseen(x, 0, x->npages);
+	return race_now_ns() - t0;
 }

@@ -34,5 +34,21 @@ uint64_t second_shortest(uint64_t *d);
  * control failed (x->skip says why) or the race did.
  */
 bool calibrate(struct race *x, bool registered, size_t holes);
+/*
+ * The length of a lone MADV_COLLAPSE of the range with @holes holes,
+ * refused for a MODE_MISSING registration: of the range's own mapping
+ * (@at NULL), or of the one page mapped at @at (another mapping of a page
+ * of the range, which collapse_file()'s walk of the file's mappings finds
+ * in its own turn). The second shortest of a few; 0 if a call was not
+ * refused (a kernel without the check: the race will say what went wrong).
+ */
+uint64_t refused_ns(struct race *x, char *at, size_t holes);
+/*
+ * khugepaged's positive control: how long it takes to collapse every
+ * range of the region (reset_ranges(): @holes holes each, no registration)
+ * once advised MADV_HUGEPAGE. 0 if it did not within @ms (x->skip says so)
+ * or the race failed.
+ */
+uint64_t khugepaged_control(struct race *x, size_t holes, int ms);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,13 +36,13 @@ void race_fail(struct race *x, const char *fmt, ...)
 	char msg[400];
 	va_list ap;
 
-	if (__atomic_exchange_n(&x->failed, 1, __ATOMIC_ACQ_REL))
+	if (__atomic_exchange_n(&x->sh->failed, 1, __ATOMIC_ACQ_REL))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(x->why, sizeof(x->why), "iteration %lu (seed %" PRIu64
-		 "): %s", x->iter, x->opt.seed, msg);
+	snprintf(x->sh->why, sizeof(x->sh->why), "iteration %lu (seed %"
+		 PRIu64 "): %s", x->sh->iter, x->opt.seed, msg);
 }
 
 void tally(struct tally *t, const char *name)
@@ -82,15 +83,30 @@ static void ref_init(struct race *x)
 	}
 }
 
+/* Zeroed MAP_SHARED memory (race_shared), or NULL. */
+static void *shared_calloc(size_t n, size_t size)
+{
+	void *p = mmap(NULL, n * size, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void shared_free(void *p, size_t n, size_t size)
+{
+	if (p)
+		munmap(p, n * size);
+}
+
 static bool race_alloc(struct race *x)
 {
 	size_t n = x->npages;
 
-	x->want = calloc(n, sizeof(*x->want));
-	x->changed = calloc(n, sizeof(bool));
+	x->want = shared_calloc(n, sizeof(*x->want));
+	x->changed = shared_calloc(n, sizeof(bool));
 	x->hole = calloc(n, sizeof(bool));
-	x->missing = calloc(n, sizeof(bool));
-	x->seen = calloc(n, sizeof(bool));
+	x->missing = shared_calloc(n, sizeof(bool));
+	x->seen = shared_calloc(n, sizeof(bool));
 	x->ref = calloc(n, sizeof(*x->ref));
 	x->buf = aligned_alloc(x->ps, x->r.size);
 	x->page_buf = aligned_alloc(x->ps, x->ps);
@@ -120,6 +136,12 @@ const char *race_init(struct race *x, const struct race_opts *opt,
 	x->uffd = -1;
 	x->r.fd = -1;
 	x->pidfd = -1;
+	x->sh = shared_calloc(1, sizeof(*x->sh));
+	if (!x->sh) {
+		x->sh = &x->unshared;
+		race_fail(x, "set-up: no shared memory: %s", strerror(errno));
+		return NULL;
+	}
 	why = collapse_test_why_not();
 	if (why)
 		return why;
@@ -164,17 +186,19 @@ void race_fini(struct race *x)
 	if (x->pidfd >= 0)
 		close(x->pidfd);
 	mem_region_destroy(&x->r);
-	free(x->want);
-	free(x->changed);
+	shared_free(x->want, x->npages, sizeof(*x->want));
+	shared_free(x->changed, x->npages, sizeof(bool));
 	free(x->hole);
-	free(x->missing);
-	free(x->seen);
+	shared_free(x->missing, x->npages, sizeof(bool));
+	shared_free(x->seen, x->npages, sizeof(bool));
 	free(x->ref);
 	free(x->buf);
 	free(x->page_buf);
 	free(x->batch_buf);
 	free(x->to_punch);
 	free(x->to_fill);
+	if (x->sh != &x->unshared)
+		shared_free(x->sh, 1, sizeof(*x->sh));
 }
 
 bool race_next(struct race *x)
@@ -184,7 +208,7 @@ bool race_next(struct race *x)
 
 	if (race_failed(x) || !race_budget_next(&x->budget, more))
 		return false;
-	x->iter = x->budget.iters;
+	x->sh->iter = x->budget.iters;
 	return true;
 }
 

@@ -51,6 +51,18 @@ struct tally {
 	unsigned long n[NR_TALLY];
 };
 
+/*
+ * What a race shares with a role in a process of its own (team.h), in
+ * MAP_SHARED memory: its first failure and the iteration it names, and
+ * (race_init()) the page arrays such a role writes: want, changed,
+ * missing, seen.
+ */
+struct race_shared {
+	int failed;
+	unsigned long iter;
+	char why[512];
+};
+
 struct race {
 	struct region r;
 	size_t npages, ps;
@@ -73,7 +85,7 @@ struct race {
 	struct race_rng rng;
 	struct race_budget budget;
 	uint64_t call_ns;	/* calibrated length of a MADV_COLLAPSE */
-	unsigned long iter, windows, inconclusive;
+	unsigned long windows, inconclusive;
 	unsigned long excused;	/* anon EINVALs an immediate retry undid */
 	unsigned long refusals;	/* rounds with a call refused for the reg */
 	bool wants_refusals;	/* the race counts them (reg_outcome()) */
@@ -81,9 +93,9 @@ struct race {
 	bool bench;		/* make bench: measure the ceilings too */
 	double refused, collapsing;	/* the ceilings, calls per second */
 	bool leak;		/* a thread may still use the memory */
+	bool in_child;		/* a forked role's copy (race_own_view()) */
 	struct race_opts opt;	/* race_init()'s copy */
-	int failed;
-	char why[512];
+	struct race_shared *sh, unshared;	/* unshared: no shared memory */
 	char skip[200];		/* the positive control failed: why */
 };
 
@@ -97,7 +109,7 @@ race_fail(struct race *x, const char *fmt, ...);
 /* Has any thread of the race recorded a failure? */
 static inline bool race_failed(struct race *x)
 {
-	return __atomic_load_n(&x->failed, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&x->sh->failed, __ATOMIC_ACQUIRE);
 }
 
 /* Count one outcome @name (a string that outlives @t); NR_TALLY at most. */

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -14,6 +15,7 @@
 #include "compat.h"
 #include "pattern.h"
 #include "race_pages.h"
+#include "race_uffd.h"
 
 static const char *const want_name[] = {
 	[W_FILL] = "the test's data", [W_UFFD] = "the handler's data",
@@ -306,4 +308,55 @@ void expect_collapsed_unseen(struct race *x, size_t first, size_t count)
 	for (p = first; p < first + count; p++)
 		if (x->hole[p] && !x->seen[p])
 			x->want[p] = W_ZERO;
+}
+
+const char *const fill_name[NR_FILL_HOW] = {
+	[FILL_STORE] = "store", [FILL_PWRITE] = "pwrite()",
+	[FILL_FALLOCATE] = "fallocate()",
+};
+
+int fill_page(struct race *x, size_t p, enum fill_how how, const char *buf)
+{
+	off_t off = p * x->ps;
+
+	switch (how) {
+	case FILL_STORE:
+		pattern_fill(page_addr(x, p), x->ps, PATTERN_FILL, p);
+		return 0;
+	case FILL_PWRITE:
+		return pwrite(x->r.fd, buf, x->ps, off) == (ssize_t)x->ps ?
+		       0 : -1;
+	default:
+		return fallocate(x->r.fd, FALLOC_FL_KEEP_SIZE, off, x->ps);
+	}
+}
+
+bool round_holes(struct race *x, size_t n)
+{
+	reset_holes(x, 0, x->npages, n);
+	precondition(x, 0, x->npages);
+	return !race_failed(x);
+}
+
+bool reset_ranges(struct race *x, size_t n)
+{
+	size_t per = x->r.pmd_size / x->ps, first;
+
+	if (madvise(x->r.addr, x->r.size, MADV_NOHUGEPAGE))
+		race_fail(x, "MADV_NOHUGEPAGE: %s", strerror(errno));
+	unreg(x, 0, x->npages);
+	for (first = 0; first < x->npages; first += per)
+		reset_holes(x, first, per, n);
+	precondition(x, 0, x->npages);
+	return !race_failed(x);
+}
+
+bool range_full(const struct race *x, size_t i)
+{
+	size_t per = x->r.pmd_size / x->ps, p;
+
+	for (p = i * per; p < (i + 1) * per; p++)
+		if (x->missing[p])
+			return false;
+	return true;
 }

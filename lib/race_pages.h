@@ -18,6 +18,28 @@ static inline char *page_addr(const struct race *x, size_t p)
 	return x->r.addr + p * x->ps;
 }
 
+/* How a hole is filled: through the mapping, or (a file) the fd. */
+enum fill_how { FILL_STORE, FILL_PWRITE, FILL_FALLOCATE, NR_FILL_HOW };
+extern const char *const fill_name[NR_FILL_HOW];
+
+/*
+ * Fill page @p @how: PATTERN_FILL (for pwrite(), from @buf), or allocated
+ * and zero (fallocate()). 0, or -1 with errno.
+ */
+int fill_page(struct race *x, size_t p, enum fill_how how, const char *buf);
+/*
+ * A new iteration's @n random holes over the whole region, the rest
+ * PATTERN_FILL again, checked (precondition()): false if that failed.
+ */
+bool round_holes(struct race *x, size_t n);
+/*
+ * The region as ranges of one PMD each, for khugepaged: not advised
+ * (MADV_NOHUGEPAGE), unregistered, @n new holes in each, the precondition
+ * checked. False if that failed.
+ */
+bool reset_ranges(struct race *x, size_t n);
+/* Range @i has no page missing in x->missing (as last read): collapsed. */
+bool range_full(const struct race *x, size_t i);
 /* A random page of the region that is (@hole) or is not a hole. */
 size_t random_page(struct race *x, bool hole);
 /*

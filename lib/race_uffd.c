@@ -5,6 +5,7 @@
 #include <linux/userfaultfd.h>
 
 #include "pattern.h"
+#include "race_calls.h"
 #include "race_pages.h"
 #include "race_uffd.h"
 #include "uffd.h"
@@ -21,12 +22,14 @@ void unreg(struct race *x, size_t first, size_t count)
 		race_fail(x, "UFFDIO_UNREGISTER: %s", strerror(errno));
 }
 
-const char *start_handler(struct race *x)
+bool start_handler(struct race *x)
 {
-	if (uffd_handler_start(&x->h, x->uffd, x->r.addr, x->r.size))
-		return "cannot start the fault handler";
+	if (uffd_handler_start(&x->h, x->uffd, x->r.addr, x->r.size)) {
+		race_fail(x, "set-up: cannot start the fault handler");
+		return false;
+	}
 	x->handling = true;
-	return NULL;
+	return true;
 }
 
 void handler_mark(struct race *x)
@@ -60,6 +63,21 @@ size_t snapshot_seen(struct race *x, size_t first, size_t count)
 	return n;
 }
 
+uint64_t snapshot_ns(struct race *x)
+{
+	uint64_t t, best = UINT64_MAX;
+	int i;
+
+	for (i = 0; i < CALIBRATE_CALLS; i++) {
+		t = race_now_ns();
+		snapshot_seen(x, 0, x->npages);
+		t = race_now_ns() - t;
+		if (t < best)
+			best = t;
+	}
+	return best;
+}
+
 void touch_seen(struct race *x, size_t first, size_t count,
 		struct role *role)
 {
@@ -69,6 +87,8 @@ void touch_seen(struct race *x, size_t first, size_t count,
 	for (p = first; p < first + count; p++) {
 		if (!x->seen[p])
 			continue;
+		/* seen missing: not the handler's, whoever punched it */
+		uffd_handler_forget(&x->h, p);
 		before = uffd_handler_faults(&x->h, p);
 		role_set(role, "reading a page seen missing, waiting for its fault to be resolved",
 			 p);
@@ -77,14 +97,37 @@ void touch_seen(struct race *x, size_t first, size_t count,
 		x->want[p] = W_UFFD;
 		x->changed[p] = true;
 		if (after == before)
-			race_fail(x, "page %zu (offset %#zx) was seen missing after the registration; touching it raised no UFFD_EVENT_PAGEFAULT, and it reads %s",
-				  p, p * x->ps,
+			race_fail(x, "page %zu (offset %#zx) was seen missing after the registration; touching it raised no UFFD_EVENT_PAGEFAULT%s, and it reads %s",
+				  p, p * x->ps, x->in_child ? " in the child" : "",
 				  content_name(x, page_addr(x, p), p));
 		else if (!pattern_check(page_addr(x, p), x->ps, PATTERN_UFFD,
 					p))
-			race_fail(x, "page %zu (offset %#zx) reads %s after its fault, not the handler's data",
+			race_fail(x, "page %zu (offset %#zx) reads %s after its fault: it does not read %s data",
 				  p, p * x->ps,
-				  content_name(x, page_addr(x, p), p));
+				  content_name(x, page_addr(x, p), p),
+				  x->in_child ? "the child's handler" :
+				  "the handler's");
 	}
 	role_set(role, "running", -1);
+}
+
+bool race_own_view(struct race *x)
+{
+	char *view = mem_map_again(&x->r, 0, x->r.size);
+
+	if (!view) {
+		race_fail(x, "set-up: a second process's mapping: %s",
+			  strerror(errno));
+		return false;
+	}
+	x->r.addr = view;
+	x->r.fd = -1;
+	x->in_child = true;
+	x->uffd = uffd_open(0);
+	if (x->uffd < 0) {
+		race_fail(x, "set-up: a second process's userfaultfd: %s",
+			  strerror(errno));
+		return false;
+	}
+	return start_handler(x);
 }

@@ -8,7 +8,9 @@
 #ifndef UFFD_SUITE_RACE_UFFD_H
 #define UFFD_SUITE_RACE_UFFD_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "race_ctx.h"
 #include "team.h"
@@ -17,8 +19,8 @@
 int reg_missing(struct race *x, size_t first, size_t count);
 /* Unregister [@first, @first + @count), or a failure. */
 void unreg(struct race *x, size_t first, size_t count);
-/* Start the fault handler over the whole region: NULL, or why not. */
-const char *start_handler(struct race *x);
+/* Start the fault handler over the whole region: false (failed) if not. */
+bool start_handler(struct race *x);
 /* Note the handler's EEXIST and error counts, for handler_check(). */
 void handler_mark(struct race *x);
 /* Since handler_mark(): no UFFDIO_COPY found its page present or failed. */
@@ -28,6 +30,8 @@ void handler_check(struct race *x);
  * (x->seen); how many.
  */
 size_t snapshot_seen(struct race *x, size_t first, size_t count);
+/* How long reading which pages are missing takes: the shortest of a few. */
+uint64_t snapshot_ns(struct race *x);
 /*
  * Touch each page of the range seen missing after the registration: a
  * UFFD_EVENT_PAGEFAULT (a repeat is no failure: lib/uffd.h), then the
@@ -35,5 +39,12 @@ size_t snapshot_seen(struct race *x, size_t first, size_t count);
  */
 void touch_seen(struct race *x, size_t first, size_t count,
 		struct role *role);
+/*
+ * In a process forked to race (team_add_process()): the race's pages
+ * through a mapping of that process's own (what is missing read there by
+ * mincore(): no fd), with a userfaultfd and a fault handler of its own.
+ * False (failed) if it cannot.
+ */
+bool race_own_view(struct race *x);
 
 #endif

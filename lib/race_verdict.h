@@ -17,8 +17,8 @@ static inline void race_verdict(struct __test_metadata *_metadata,
 				struct race *x, const char *window)
 {
 	race_report(x, _metadata->name);
-	ASSERT_EQ(0, x->failed) TH_LOG("%s (replay: --seed %" PRIu64 ")",
-				      x->why, x->opt.seed);
+	ASSERT_EQ(0, x->sh->failed) TH_LOG("%s (replay: --seed %" PRIu64 ")",
+				      x->sh->why, x->opt.seed);
 	if (x->skip[0])
 		SKIP(return, "%s", x->skip);
 	ASSERT_GE(x->budget.iters, x->excused * EXCUSED_SHARE)

@@ -154,3 +154,17 @@ void remote_stop(void)
 	}
 	helper = -1;
 }
+
+int reap_within(pid_t pid, int timeout_ms)
+{
+	int status = -1, waited;
+
+	for (waited = 0; waited < timeout_ms; waited += 10) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}

@@ -9,6 +9,7 @@
 #define UFFD_SUITE_REMOTE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define REMOTE_WAIT_MS 10000
 
@@ -26,5 +27,11 @@ int remote_start(const char **why);
 int remote_collapse(void *addr, size_t len);
 /* Stop the helper (also done by its death signal when we exit). */
 void remote_stop(void);
+
+/*
+ * Wait for our child @pid within @timeout_ms, else SIGKILL it: its wait
+ * status, or -1 if it had to be killed.
+ */
+int reap_within(pid_t pid, int timeout_ms);
 
 #endif

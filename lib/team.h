@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * A team of threads running a race's rounds together: each worker runs its
- * role in a thread of its own, the lead role runs in the calling thread,
- * and bounded barriers start a round, release every role at once and end
- * it. A round that does not end in time says which role was doing what.
+ * A team running a race's rounds together: each worker runs its role in a
+ * thread of its own (or a process of its own: team_add_process()), the
+ * lead role runs in the calling thread, and bounded barriers start a
+ * round, release every role at once and end it. A round that does not
+ * end in time says which role was doing what.
  */
 #ifndef UFFD_SUITE_TEAM_H
 #define UFFD_SUITE_TEAM_H
@@ -11,6 +12,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "race.h"
 
 #define TEAM_MAX_ROLES	4
@@ -35,6 +37,8 @@ static inline void role_set(struct role *role, const char *doing, long page)
 }
 
 typedef void (*role_fn)(void *arg, struct role *role);
+/* A process role's set-up, in its process before its first round. */
+typedef bool (*role_setup_fn)(void *arg);
 
 /*
  * The race's side: @fail records a failure (the first one counts);
@@ -47,6 +51,13 @@ struct team_ops {
 	void *ctx;
 };
 
+/* What the roles share: MAP_SHARED, so that a role may be a process. */
+struct team_shared {
+	struct race_barrier start, go, done;
+	bool stop;
+	struct role role[TEAM_MAX_ROLES];
+};
+
 /*
  * With @nodes set, the lead runs on NUMA node 0 and worker i on node
  * (i + 1) % @nodes; otherwise each has a CPU of its own, if there are
@@ -54,21 +65,30 @@ struct team_ops {
  * race's memory).
  */
 struct team {
-	struct race_barrier start, go, done;
-	bool stop, leak;
+	struct team_shared *sh;
+	bool leak;
 	unsigned int nr, nodes;
 	struct team_ops ops;
 	void *arg;
 	role_fn lead;
 	struct role lead_role;
 	bool pinned;
+	const char *name[TEAM_MAX_ROLES];
 	role_fn fn[TEAM_MAX_ROLES];
-	struct role role[TEAM_MAX_ROLES];
+	role_setup_fn setup[TEAM_MAX_ROLES];	/* set: a process */
 	pthread_t tid[TEAM_MAX_ROLES];
+	pid_t pid[TEAM_MAX_ROLES];
 	bool running[TEAM_MAX_ROLES];
 };
 
 void team_add(struct team *t, const char *name, role_fn fn);
+/*
+ * A worker in a process of its own (forked by team_start(), @setup run
+ * there once): what it shares with the others is what @arg points to in
+ * MAP_SHARED memory. A failure of its set-up or of its exit fails the team.
+ */
+void team_add_process(struct team *t, const char *name, role_fn fn,
+		      role_setup_fn setup);
 void team_lead(struct team *t, const char *name, role_fn fn);
 /* Start the workers; each role gets @arg. False (failed) if they cannot. */
 bool team_start(struct team *t, const struct team_ops *ops, void *arg);

@@ -478,24 +478,12 @@ static char fast_saved[ARRAY_SIZE(fast_knobs)][32];
 
 void thp_khugepaged_fast(void)
 {
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(fast_knobs); i++) {
-		if (thp_knob_get(fast_knobs[i][0], fast_saved[i],
-				 sizeof(fast_saved[i])))
-			fast_saved[i][0] = '\0';
-		else
-			thp_knob_set(fast_knobs[i][0], fast_knobs[i][1]);
-	}
+	thp_knobs_swap(fast_knobs, ARRAY_SIZE(fast_knobs), fast_saved, false);
 }
 
 void thp_khugepaged_fast_undo(void)
 {
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(fast_knobs); i++)
-		if (fast_saved[i][0])
-			thp_knob_set(fast_knobs[i][0], fast_saved[i]);
+	thp_knobs_swap(fast_knobs, ARRAY_SIZE(fast_knobs), fast_saved, true);
 }
 
 void *thp_khugepaged_enroll(size_t pmd_size)
@@ -509,4 +497,21 @@ void *thp_khugepaged_enroll(size_t pmd_size)
 	*p = 1;
 	madvise(p, 2 * pmd_size, MADV_HUGEPAGE);
 	return p;
+}
+
+void thp_knobs_swap(const char *const knobs[][2], size_t n, char old[][32],
+		    bool undo)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (undo) {
+			if (old[i][0])
+				thp_knob_set(knobs[i][0], old[i]);
+		} else if (thp_knob_get(knobs[i][0], old[i], sizeof(old[i]))) {
+			old[i][0] = '\0';
+		} else {
+			thp_knob_set(knobs[i][0], knobs[i][1]);
+		}
+	}
 }

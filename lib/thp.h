@@ -80,4 +80,14 @@ long thp_full_scans(void);
 /* Wait until khugepaged completed @nr more full scans; false on timeout. */
 bool thp_wait_full_scans(long nr, int timeout_ms);
 
+/*
+ * Set @n knobs for a while, @knobs[i][0] to @knobs[i][1], keeping each old
+ * value in @old[i] ("" if it could not be read: then left alone); with
+ * @undo, write the old values back instead. Only these knobs change:
+ * rewriting the others (thp_knobs_restore()) would disturb other
+ * processes' collapses for a moment.
+ */
+void thp_knobs_swap(const char *const knobs[][2], size_t n, char old[][32],
+		    bool undo);
+
 #endif
