@@ -36,17 +36,19 @@ static inline bool harness_lists_only(int argc, char **argv)
 /*
  * Variants: a memory type; or one per collapse context (lib/context.h),
  * named <type> (madvise), <type>_io_uring, <type>_process_madvise and
- * <type>_khugepaged.
+ * <type>_khugepaged; ADD_CALL_CONTEXTS: the MADV_COLLAPSE ones only.
  */
 #define ADD_TYPE(fixture, name, mtype)					\
 	FIXTURE_VARIANT_ADD(fixture, name) { .type = mtype }
-#define ADD_CONTEXTS(fixture, name, mtype)				\
+#define ADD_CALL_CONTEXTS(fixture, name, mtype)				\
 	FIXTURE_VARIANT_ADD(fixture, name) {				\
 		.type = mtype, .ctx = CTX_MADVISE };			\
 	FIXTURE_VARIANT_ADD(fixture, name##_io_uring) {			\
 		.type = mtype, .ctx = CTX_IO_URING };			\
 	FIXTURE_VARIANT_ADD(fixture, name##_process_madvise) {		\
-		.type = mtype, .ctx = CTX_PROCESS_MADVISE };		\
+		.type = mtype, .ctx = CTX_PROCESS_MADVISE }
+#define ADD_CONTEXTS(fixture, name, mtype)				\
+	ADD_CALL_CONTEXTS(fixture, name, mtype);			\
 	FIXTURE_VARIANT_ADD(fixture, name##_khugepaged) {		\
 		.type = mtype, .ctx = CTX_KHUGEPAGED }
 #define ADD_SHMEM_TYPES(fixture, add)					\
