@@ -213,15 +213,18 @@ unpack_root()
 	cp -a "$tmp/clone" "$r/root/suite"
 }
 
-# In this (private) mount namespace: the kernel's files and the host's
-# knob lock (run_tests.sh's and lib/thp.c's /run/uffd-collapse-suite.lock,
-# so that the chroot's run takes turns with the host's), then make run as a
-# fresh root login would.
+# In this (private) mount namespace: ROOT a mount of its own (as / is on
+# a machine: the suite's private huge=advise tmpfs needs to make / private,
+# which fails on a directory that is no mount), the kernel's files and the
+# host's knob lock (run_tests.sh's and lib/thp.c's
+# /run/uffd-collapse-suite.lock, so that the chroot's run takes turns with
+# the host's), then make run as a fresh root login would.
 run_in_chroot() # ROOT
 {
 	local r=$1 lock=/run/uffd-collapse-suite.lock
 	[ ! -L "$lock" ] || return 1
 	[ -f "$lock" ] || : >>"$lock" || return 1
+	mount --bind "$r" "$r" &&
 	mount --bind /proc "$r/proc" && mount --rbind /sys "$r/sys" &&
 	mount --rbind /dev "$r/dev" && mkdir -p "$r/run" &&
 	: >"$r$lock" && mount --bind "$lock" "$r$lock" || return 1
