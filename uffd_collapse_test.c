@@ -84,10 +84,11 @@ static const char *scenario_init(struct __test_metadata *_metadata,
 	s->ctx_started = true;
 	why = mem_region_create(&s->r, type, npmd * pmd, pmd);
 	ASSERT_EQ(NULL, why) TH_LOG("set-up: %s", why);
-	if (ctx == CTX_KHUGEPAGED && !mem_khugepaged_may_collapse(&s->r)) {
+	why = ctx == CTX_KHUGEPAGED ? mem_khugepaged_why_not(&s->r) : NULL;
+	if (why) {
 		/* a SKIP in a fixture's set-up runs no teardown */
 		scenario_fini(s);
-		return "a tmpfs file on a mount without huge= (no private huge=advise mount here): khugepaged leaves it alone";
+		return why;
 	}
 	s->npages = mem_pages(&s->r);
 	s->hole = calloc(s->npages, sizeof(bool));
@@ -1363,8 +1364,7 @@ TEST_F_TIMEOUT(khugepaged, unregistered_holes_collapse, 120)
 {
 	struct scenario *s = &self->s;
 
-	SKIP_IF(!mem_khugepaged_may_collapse(&s->r) ?
-		"a tmpfs file on a mount without huge= (no private huge=advise mount here): khugepaged leaves it alone" : NULL);
+	SKIP_IF(mem_khugepaged_why_not(&s->r));
 	ASSERT_NE(NULL, thp_khugepaged_enroll(s->r.pmd_size));
 	populate(_metadata, s);	/* asserts the precondition */
 	/* the act: from here on khugepaged may collapse it at any moment */

@@ -124,9 +124,11 @@ static int open_backing(struct region *r)
 	return -1;
 }
 
-bool mem_khugepaged_may_collapse(const struct region *r)
+const char *mem_khugepaged_why_not(const struct region *r)
 {
-	return r->type != MEM_TMPFS || r->huge_advise;
+	if (r->type != MEM_TMPFS || r->huge_advise)
+		return NULL;
+	return "a tmpfs file on a mount without huge= (no private huge=advise mount here): khugepaged leaves it alone";
 }
 
 const char *mem_region_create(struct region *r, enum mem_type type,

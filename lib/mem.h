@@ -32,11 +32,12 @@ const char *mem_region_create(struct region *r, enum mem_type type,
 			      size_t size, size_t pmd_size);
 void mem_region_destroy(struct region *r);
 /*
- * khugepaged may collapse @r (with MADV_HUGEPAGE): false for a tmpfs file
- * on a mount without huge= (khugepaged honours the mount's option, not
- * shmem_enabled), where the private huge=advise mount could not be made.
+ * NULL if khugepaged may collapse @r (with MADV_HUGEPAGE), else why not:
+ * a tmpfs file on a mount without huge= (khugepaged honours the mount's
+ * option, not shmem_enabled), where the private huge=advise mount could
+ * not be made.
  */
-bool mem_khugepaged_may_collapse(const struct region *r);
+const char *mem_khugepaged_why_not(const struct region *r);
 /* Map the pages [off, off + len) of @r's file again, PMD-aligned. */
 char *mem_map_again(const struct region *r, size_t off, size_t len);
 /* The same at address @at (MAP_FIXED: replacing what is there), or NULL. */
