@@ -706,22 +706,6 @@ FIXTURE_TEARDOWN(mthp)
 	scenario_fini(&self->s);
 }
 
-/* How many present pages of @s are not in a large folio. */
-static size_t small_pages(struct __test_metadata *_metadata,
-			  struct scenario *s)
-{
-	bool *large = calloc(s->npages, sizeof(bool));
-	size_t i, small = 0;
-
-	ASSERT_NE(NULL, large);
-	ASSERT_EQ(0, mem_large_folios(&s->r, large))
-		TH_LOG("set-up: cannot read /proc/self/pagemap or /proc/kpageflags");
-	for (i = 0; i < s->npages; i++)
-		small += !s->hole[i] && !large[i];
-	free(large);
-	return small;
-}
-
 /*
  * Compact memory (free memory fragmented after earlier tests had no 64 kB
  * blocks left in 2 GiB guests), populate, then assert that every present
@@ -732,13 +716,19 @@ static const char *populate_mthp(struct __test_metadata *_metadata,
 				 struct scenario *s)
 {
 	static char why[128];
-	size_t i, small, present = 0;
+	size_t i, small = 0, present = 0;
+	bool *large = calloc(s->npages, sizeof(bool));
 
-	for (i = 0; i < s->npages; i++)
-		present += !s->hole[i];
+	ASSERT_NE(NULL, large);
 	thp_compact_memory();
 	populate(_metadata, s);
-	small = small_pages(_metadata, s);
+	ASSERT_EQ(0, mem_large_folios(&s->r, large))
+		TH_LOG("set-up: cannot read /proc/self/pagemap or /proc/kpageflags");
+	for (i = 0; i < s->npages; i++) {
+		present += !s->hole[i];
+		small += !s->hole[i] && !large[i];
+	}
+	free(large);
 	if (!small)
 		return NULL;
 	snprintf(why, sizeof(why),
@@ -748,7 +738,7 @@ static const char *populate_mthp(struct __test_metadata *_metadata,
 }
 
 /* Control: a range of mTHP folios with holes collapses without a uffd. */
-TEST_F_TIMEOUT(mthp, no_uffd_collapses, CTX_TIMEOUT_S)
+TEST_F(mthp, no_uffd_collapses)
 {
 	struct scenario *s = &self->s;
 
@@ -757,7 +747,7 @@ TEST_F_TIMEOUT(mthp, no_uffd_collapses, CTX_TIMEOUT_S)
 	expect_collapsed(_metadata, s, s->r.size);
 }
 
-TEST_F_TIMEOUT(mthp, missing_holes_ebusy, CTX_TIMEOUT_S)
+TEST_F(mthp, missing_holes_ebusy)
 {
 	struct scenario *s = &self->s;
 
