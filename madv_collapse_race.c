@@ -228,7 +228,7 @@ static void r3_collapser(void *arg, struct role *role)
 static void r3_check_map(struct r3 *s, bool in_flight)
 {
 	struct race *x = s->x;
-	const char *how = x->r.fd >= 0 ? "SEEK_DATA/SEEK_HOLE" : "mincore()";
+	const char *how = x->r.ops->missing_how;
 	const char *when = in_flight ? "while MADV_COLLAPSE was in flight" :
 				       "with no collapse in flight";
 	size_t p;
@@ -301,7 +301,7 @@ static void r3_pass(struct r3 *s)
 	r3_states(s, s->before);
 	s0 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
 	if (mem_missing(&x->r, s->hole_seen) ||
-	    (x->r.fd >= 0 && fstat(x->r.fd, &st))) {
+	    (x->r.ops->file && fstat(x->r.fd, &st))) {
 		race_fail(x, "observer: %s", strerror(errno));
 		return;
 	}
@@ -311,7 +311,7 @@ static void r3_pass(struct r3 *s)
 	s->passes++;
 	s->inside += s0 == s1 && (s0 & 1);
 	r3_check_map(s, in_flight);
-	if (x->r.fd >= 0)
+	if (x->r.ops->file)
 		r3_check_stat(s, &st, in_flight);
 }
 
@@ -331,7 +331,7 @@ static void r3_fill(struct r3 *s, struct role *role)
 	struct race *x = s->x;
 
 	state_set(s, s->page, S_FILLING);
-	if (x->r.fd >= 0) {
+	if (x->r.ops->file) {
 		role_set(role, "pwrite() into a hole", s->page);
 		if (fill_page(x, s->page, FILL_PWRITE, x->page_buf))
 			race_fail(x, "pwrite() of page %zu: %s", s->page,
@@ -398,7 +398,7 @@ static void r3_plan(struct race *x, struct r3 *s)
 	s->page = random_page(x, s->action == D_FILL);
 	s->delay_ns = race_moment(x);
 	s->hold_ns = race_rng_below(&x->rng, x->call_ns / 2 + 1);
-	if (s->action == D_FILL && x->r.fd >= 0)
+	if (s->action == D_FILL && x->r.ops->file)
 		pattern_fill(x->page_buf, x->ps, PATTERN_FILL, s->page);
 	s->seq = 0;
 	s->ret = -1;
@@ -409,7 +409,7 @@ static void r3_plan(struct race *x, struct r3 *s)
 static void r3_outcome(struct race *x, struct r3 *s)
 {
 	if (s->action == D_FILL) {
-		x->want[s->page] = x->r.fd >= 0 ? W_FILL : W_UFFD;
+		x->want[s->page] = x->r.ops->file ? W_FILL : W_UFFD;
 		x->changed[s->page] = true;
 	}
 	if (round_conclusive(x, 0, s->ret == ENOMEM))
@@ -790,7 +790,7 @@ static void r1_iteration(struct race *x, struct team *t, struct r1 *s)
 	s->reg_ns = 0;
 	s->collapsed = 0;
 	s->col_node = s->reg_node = -1;
-	calls_init(&s->calls, !mem_is_shmem(x->r.type));
+	calls_init(&s->calls, !x->r.ops->page_cache);
 	r1_plan_pins(x, s);
 	if (!team_round(t))
 		return;
@@ -851,7 +851,7 @@ static void run_reg_vs_collapse(struct race *x, struct r1 *s,
 	s->nodes = nodes;
 	if (!start_handler(x) || (s->crowd_wanted && !r1_crowd(x, s)))
 		return;
-	if (!calibrate(x, mem_is_shmem(x->r.type), R1_HOLES))
+	if (!calibrate(x, x->r.ops->page_cache, R1_HOLES))
 		return;
 	team_lead(&t, "collapser", r1_collapser);
 	if (s->other_process)
@@ -1011,7 +1011,7 @@ static size_t free_hole(struct race *x)
 
 static void r2_plan(struct race *x, struct r2 *s)
 {
-	int nhow = x->r.fd >= 0 ? NR_FILL_HOW : 1;
+	int nhow = x->r.ops->file ? NR_FILL_HOW : 1;
 	struct fill_job *j, tmp;
 	int w, k;
 
@@ -1094,7 +1094,7 @@ static void r2_check_range(struct race *x, struct r2 *s)
 			  calls_errno_name(c->ret), mapped);
 		return;
 	}
-	if (x->r.fd < 0)
+	if (!x->r.ops->file)
 		return;
 	for (p = 0; p < x->npages; p++)
 		present += !x->missing[p];
@@ -1118,7 +1118,7 @@ static void r2_iteration(struct race *x, struct team *t, struct r2 *s)
 	if (!round_holes(x, R2_HOLES))
 		return;
 	r2_plan(x, s);
-	calls_init(&s->calls, !mem_is_shmem(x->r.type));
+	calls_init(&s->calls, !x->r.ops->page_cache);
 	if (!team_round(t))
 		return;
 	r2_outcome(x, s);
@@ -1303,7 +1303,7 @@ static void r6_iteration(struct race *x, struct team *t, struct r6 *s)
 	s->tries_after = 0;
 	s->inconclusive = false;
 	s->first_done = 0;
-	calls_init(&s->calls, !mem_is_shmem(x->r.type));
+	calls_init(&s->calls, !x->r.ops->page_cache);
 	if (!team_round(t))
 		return;
 	if (!s->close_it)
@@ -1328,7 +1328,7 @@ static void run_unregister_vs_collapse(struct race *x,
 	team_lead(&t, "collapser", r6_collapser);
 	team_add(&t, "unregistrar", r6_unregistrar);
 	race_start(x, 1, MIN_ITERS);
-	if (calibrate(x, mem_is_shmem(x->r.type), R6_HOLES) &&
+	if (calibrate(x, x->r.ops->page_cache, R6_HOLES) &&
 	    race_team_start(x, &t, &s))
 		while (race_next(x)) {
 			r6_iteration(x, &t, &s);

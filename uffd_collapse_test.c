@@ -164,7 +164,7 @@ static void populate(struct __test_metadata *_metadata, struct scenario *s)
 	assert_precondition(_metadata, s);
 }
 
-static __u64 mode_features(__u64 mode, enum mem_type type)
+static __u64 mode_features(__u64 mode, const struct region *r)
 {
 	__u64 f = 0;
 
@@ -172,9 +172,7 @@ static __u64 mode_features(__u64 mode, enum mem_type type)
 		f |= UFFD_FEATURE_MINOR_SHMEM;
 	/* Kernels without uffd-wp for the arch (arm64 before 6.10) mask it */
 	if (mode & UFFDIO_REGISTER_MODE_WP)
-		f |= UFFD_FEATURE_PAGEFAULT_FLAG_WP;
-	if ((mode & UFFDIO_REGISTER_MODE_WP) && mem_is_shmem(type))
-		f |= UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
+		f |= UFFD_FEATURE_PAGEFAULT_FLAG_WP | r->ops->wp_features;
 	return f;
 }
 
@@ -200,7 +198,7 @@ static const char *register_uffd(struct __test_metadata *_metadata,
 				 __u64 mode)
 {
 	return register_features(_metadata, s, addr, len, mode,
-				 mode_features(mode, s->r.type));
+				 mode_features(mode, &s->r));
 }
 
 static void start_handler(struct __test_metadata *_metadata,
@@ -446,7 +444,7 @@ TEST_F_TIMEOUT(collapse, emptied_registered_refused, CTX_TIMEOUT_S)
 	ASSERT_LE(0, pte_kb);
 	ASSERT_EQ(0, mem_punch(&s->r, 0, s->npages));
 	memset(s->hole, 1, s->npages * sizeof(bool));
-	if (!mem_is_shmem(variant->type)) {
+	if (!s->r.ops->page_cache) {
 		if (mem_page_tables_kb() >= pte_kb)
 			err = EBUSY;
 		ksft_print_msg("the punch %s the page table: expect %s\n",
@@ -491,7 +489,7 @@ TEST_F_TIMEOUT(collapse, wp_holes, CTX_TIMEOUT_S)
 	SKIP_IF(register_uffd(_metadata, s, s->r.addr, s->r.size,
 			      UFFDIO_REGISTER_MODE_WP));
 	assert_precondition(_metadata, s);
-	if (!mem_is_shmem(variant->type)) {
+	if (!s->r.ops->page_cache) {
 		expect_refused(_metadata, s, EBUSY);
 		return;
 	}
@@ -685,9 +683,9 @@ FIXTURE_SETUP(mthp)
 	size_t i, per_folio;
 	char val[32];
 
-	snprintf(self->knob, sizeof(self->knob), "hugepages-%dkB/%s", MTHP_KB,
-		 variant->type == MEM_ANON ? "enabled" : "shmem_enabled");
 	SKIP_IF(scenario_init(_metadata, s, variant->type, variant->ctx, 1));
+	snprintf(self->knob, sizeof(self->knob), "hugepages-%dkB/%s", MTHP_KB,
+		 s->r.ops->mthp_knob);
 	if (thp_knob_get(self->knob, val, sizeof(val)))
 		SKIP(return, "kernel without %d kB mTHP for %s (no %s)", MTHP_KB,
 		     mem_type_name(variant->type), self->knob);

@@ -29,21 +29,6 @@
 /* The PTE (or its uffd-wp marker) is write-protected by userfaultfd. */
 #define PAGEMAP_UFFD_WP (1ULL << 57)
 
-const char *mem_type_name(enum mem_type type)
-{
-	static const char *const names[] = {
-		[MEM_ANON] = "anon", [MEM_MEMFD] = "memfd",
-		[MEM_SHARED_ANON] = "shared-anon", [MEM_TMPFS] = "tmpfs-file",
-	};
-
-	return names[type];
-}
-
-bool mem_is_shmem(enum mem_type type)
-{
-	return type != MEM_ANON;
-}
-
 /*
  * Reserve @len + @align bytes PROT_NONE and return the aligned start: the
  * mapping placed there with MAP_FIXED keeps PROT_NONE guards on both sides,
@@ -115,18 +100,27 @@ static int open_tmpfs_file(bool *own)
 	return fd;
 }
 
-static int open_backing(struct region *r)
+static const char *open_memfd(struct region *r)
 {
-	if (r->type == MEM_MEMFD)
-		return memfd_create("uffd-collapse", MFD_CLOEXEC);
-	if (r->type == MEM_TMPFS)
-		return open_tmpfs_file(&r->huge_advise);
-	return -1;
+	r->fd = memfd_create("uffd-collapse", MFD_CLOEXEC);
+	return r->fd < 0 ? "memfd_create() failed" : NULL;
+}
+
+static const char *open_tmpfs(struct region *r)
+{
+	r->fd = open_tmpfs_file(&r->huge_advise);
+	return r->fd < 0 ? "no tmpfs to create a file in" : NULL;
+}
+
+static const char *open_none(struct region *r)
+{
+	r->fd = -1;
+	return NULL;
 }
 
 const char *mem_khugepaged_why_not(const struct region *r)
 {
-	if (r->type != MEM_TMPFS || r->huge_advise)
+	if (r->ops->open != open_tmpfs || r->huge_advise)
 		return NULL;
 	return "a tmpfs file on a mount without huge= (no private huge=advise mount here): khugepaged leaves it alone";
 }
@@ -134,23 +128,20 @@ const char *mem_khugepaged_why_not(const struct region *r)
 const char *mem_region_create(struct region *r, enum mem_type type,
 			      size_t size, size_t pmd_size)
 {
-	int flags = type == MEM_ANON ? MAP_PRIVATE : MAP_SHARED;
+	const char *why;
 
 	memset(r, 0, sizeof(*r));
 	r->type = type;
+	r->ops = &mem_types[type];
 	r->size = size;
 	r->pmd_size = pmd_size;
 	r->page_size = getpagesize();
-	r->fd = open_backing(r);
-	if (type == MEM_MEMFD && r->fd < 0)
-		return "memfd_create() failed";
-	if (type == MEM_TMPFS && r->fd < 0)
-		return "no tmpfs to create a file in";
-	if (r->fd >= 0 && ftruncate(r->fd, size))
+	why = r->ops->open(r);
+	if (why)
+		return why;
+	if (r->ops->file && ftruncate(r->fd, size))
 		return "ftruncate() failed";
-	if (r->fd < 0)
-		flags |= MAP_ANONYMOUS;
-	r->addr = map_aligned(size, pmd_size, flags, r->fd, 0);
+	r->addr = map_aligned(size, pmd_size, r->ops->mmap_flags, r->fd, 0);
 	return r->addr ? NULL : "mmap() failed";
 }
 
@@ -164,20 +155,29 @@ void mem_region_destroy(struct region *r)
 	r->fd = -1;
 }
 
+static char *map_file_at(const struct region *r, size_t off, size_t len,
+			 char *at)
+{
+	char *p = mmap(at, len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_FIXED, r->fd, off);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Shared anonymous memory has no fd: mremap(0) aliases it. */
+static char *map_alias_at(const struct region *r, size_t off, size_t len,
+			  char *at)
+{
+	char *p = mremap(r->addr + off, 0, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+			 at);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 char *mem_map_at(const struct region *r, size_t off, size_t len, char *at)
 {
-	char *p;
-
-	if (r->fd >= 0)
-		p = mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-			 r->fd, off);
-	else if (r->type == MEM_SHARED_ANON)
-		/* Shared anonymous memory has no fd: mremap(0) aliases it. */
-		p = mremap(r->addr + off, 0, len, MREMAP_MAYMOVE | MREMAP_FIXED,
-			   at);
-	else
-		return NULL;
-	return p == MAP_FAILED ? NULL : p;
+	/* Private anonymous memory cannot be mapped twice: no map_at. */
+	return r->ops->map_at ? r->ops->map_at(r, off, len, at) : NULL;
 }
 
 char *mem_map_again(const struct region *r, size_t off, size_t len)
@@ -341,11 +341,7 @@ static int missing_by_mincore(const struct region *r, bool *missing)
 
 int mem_missing(const struct region *r, bool *missing)
 {
-	if (r->fd >= 0)
-		return missing_by_seek(r, missing);
-	if (r->type == MEM_ANON)
-		return missing_by_pagemap(r, missing);
-	return missing_by_mincore(r, missing);
+	return r->ops->missing(r, missing);
 }
 
 int mem_stat(const struct region *r, long long *size, long long *blocks)
@@ -353,7 +349,7 @@ int mem_stat(const struct region *r, long long *size, long long *blocks)
 	struct stat st;
 
 	*size = *blocks = 0;
-	if (r->fd < 0)
+	if (!r->ops->file)
 		return 0;
 	if (fstat(r->fd, &st))
 		return -1;
@@ -366,11 +362,10 @@ int mem_punch(const struct region *r, size_t first, size_t n)
 {
 	size_t off = first * r->page_size, len = n * r->page_size;
 
-	if (r->fd >= 0)
+	if (r->ops->file)
 		return fallocate(r->fd, FALLOC_FL_PUNCH_HOLE |
 				 FALLOC_FL_KEEP_SIZE, off, len);
-	return madvise(r->addr + off, len, r->type == MEM_ANON ?
-		       MADV_DONTNEED : MADV_REMOVE);
+	return madvise(r->addr + off, len, r->ops->punch_advice);
 }
 
 long mem_page_tables_kb(void)
@@ -430,4 +425,59 @@ out:
 		close(kpf);
 	free(ent);
 	return ret;
+}
+
+const struct mem_ops mem_types[] = {
+	[MEM_ANON] = {
+		.name = "anon",
+		.missing_how = "/proc/self/pagemap",
+		.mthp_knob = "enabled",
+		.punch_advice = MADV_DONTNEED,	/* the page table stays */
+		.mmap_flags = MAP_PRIVATE | MAP_ANONYMOUS,
+		.open = open_none,
+		.missing = missing_by_pagemap,
+	},
+	[MEM_MEMFD] = {
+		.name = "memfd",
+		.page_cache = true,
+		.file = true,
+		.missing_how = "SEEK_DATA/SEEK_HOLE",
+		.mthp_knob = "shmem_enabled",
+		.wp_features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+		.punch_advice = MADV_REMOVE,
+		.mmap_flags = MAP_SHARED,
+		.open = open_memfd,
+		.missing = missing_by_seek,
+		.map_at = map_file_at,
+	},
+	[MEM_SHARED_ANON] = {
+		.name = "shared-anon",
+		.page_cache = true,
+		.missing_how = "mincore()",
+		.mthp_knob = "shmem_enabled",
+		.wp_features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+		.punch_advice = MADV_REMOVE,
+		.mmap_flags = MAP_SHARED | MAP_ANONYMOUS,
+		.open = open_none,
+		.missing = missing_by_mincore,
+		.map_at = map_alias_at,
+	},
+	[MEM_TMPFS] = {
+		.name = "tmpfs-file",
+		.page_cache = true,
+		.file = true,
+		.missing_how = "SEEK_DATA/SEEK_HOLE",
+		.mthp_knob = "shmem_enabled",
+		.wp_features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+		.punch_advice = MADV_REMOVE,
+		.mmap_flags = MAP_SHARED,
+		.open = open_tmpfs,
+		.missing = missing_by_seek,
+		.map_at = map_file_at,
+	},
+};
+
+const char *mem_type_name(enum mem_type type)
+{
+	return mem_types[type].name;
 }

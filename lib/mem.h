@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum mem_type {
 	MEM_ANON,		/* MAP_PRIVATE | MAP_ANONYMOUS */
@@ -16,8 +17,53 @@ enum mem_type {
 	MEM_TMPFS,		/* unlinked file on a tmpfs mount, MAP_SHARED */
 };
 
+struct region;
+
+/*
+ * The memory-type table (mem_types[], in mem.c): what differs between the
+ * types is said once here, so that no test or race branches on the type.
+ * A new type is a new row.
+ */
+struct mem_ops {
+	const char *name;		/* as in test names, e.g. "tmpfs-file" */
+	/*
+	 * The pages are shmem's page cache: MADV_COLLAPSE and khugepaged run
+	 * collapse_file(), which checks the userfaultfd registration of every
+	 * mapping of the file, and leaves the range PMD-mappable in the
+	 * cache even where a mapping keeps its page table. Else the anon
+	 * scan, hpage_collapse_scan_pmd() and __collapse_huge_page_isolate(),
+	 * which look at the one VMA and its PTEs.
+	 */
+	bool page_cache;
+	/*
+	 * There is a file: a page can be filled (pwrite()), read (pread()),
+	 * punched (fallocate()) and counted (st_blocks) without the mapping,
+	 * so with no userfaultfd event. Without one, a missing page can only
+	 * be faulted in, through the mapping.
+	 */
+	bool file;
+	/* How mem_missing() tells which pages are missing, for messages. */
+	const char *missing_how;
+	/* The mTHP knob under hugepages-<size>kB/ for this memory. */
+	const char *mthp_knob;
+	/* Features a MODE_WP registration needs here, besides FLAG_WP. */
+	uint64_t wp_features;
+	/* madvise() advice that makes a page missing through the mapping. */
+	int punch_advice;
+	int mmap_flags;			/* MAP_PRIVATE / MAP_SHARED, ... */
+	/* Set r->fd (-1: no file); NULL, or why the type cannot be had. */
+	const char *(*open)(struct region *r);
+	int (*missing)(const struct region *r, bool *missing);
+	/* Map pages [off, off + len) of @r again at @at (MAP_FIXED), if can. */
+	char *(*map_at)(const struct region *r, size_t off, size_t len,
+			char *at);
+};
+
+extern const struct mem_ops mem_types[];
+
 struct region {
 	enum mem_type type;
+	const struct mem_ops *ops;	/* &mem_types[type] */
 	char *addr;
 	size_t size;		/* a multiple of pmd_size */
 	size_t pmd_size, page_size;
@@ -26,7 +72,6 @@ struct region {
 };
 
 const char *mem_type_name(enum mem_type type);
-bool mem_is_shmem(enum mem_type type);
 /* NULL on success, else why the type cannot be had here. */
 const char *mem_region_create(struct region *r, enum mem_type type,
 			      size_t size, size_t pmd_size);

@@ -23,7 +23,7 @@
  */
 const char *einval_hint(const struct race *x, int err)
 {
-	if (err != EINVAL || !mem_is_shmem(x->r.type))
+	if (err != EINVAL || !x->r.ops->page_cache)
 		return "";
 	return " (or another process set the PMD size's shmem_enabled to never or shmem_enabled to deny meanwhile)";
 }

@@ -52,11 +52,11 @@ static long self_madvise(struct race *x, struct iovec *iov, size_t n, int adv)
  */
 static void punch_pages(struct race *x, const size_t *pages, size_t n)
 {
-	int adv = x->r.type == MEM_ANON ? MADV_DONTNEED : MADV_REMOVE;
+	int adv = x->r.ops->punch_advice;
 	struct iovec iov[BATCH];
 	size_t i = 0, k;
 
-	while (x->r.fd < 0 && x->pidfd >= 0 && i < n) {
+	while (!x->r.ops->file && x->pidfd >= 0 && i < n) {
 		for (k = 0; k < BATCH && i + k < n; k++) {
 			uffd_handler_forget(&x->h, pages[i + k]);
 			iov[k].iov_base = page_addr(x, pages[i + k]);
@@ -87,7 +87,7 @@ static void fill_pages(struct race *x, const size_t *pages, size_t n)
 	struct iovec local[BATCH], remote[BATCH];
 	size_t i = 0, k;
 
-	while (x->r.fd < 0 && x->pid == getpid() && i < n) {
+	while (!x->r.ops->file && x->pid == getpid() && i < n) {
 		for (k = 0; k < BATCH && i + k < n; k++) {
 			local[k].iov_base = x->batch_buf + k * x->ps;
 			local[k].iov_len = x->ps;
@@ -102,7 +102,7 @@ static void fill_pages(struct race *x, const size_t *pages, size_t n)
 		i += k;
 	}
 	for (; i < n; i++) {
-		if (x->r.fd < 0) {
+		if (!x->r.ops->file) {
 			pattern_fill(page_addr(x, pages[i]), x->ps,
 				     PATTERN_FILL, pages[i]);
 			continue;
@@ -150,7 +150,7 @@ static void map_one(struct race *x, size_t first, size_t count)
 {
 	size_t p;
 
-	if (!mem_is_shmem(x->r.type))
+	if (!x->r.ops->page_cache)
 		return;
 	for (p = first; p < first + count; p++)
 		if (!x->hole[p]) {
@@ -277,7 +277,7 @@ static void verify_page(struct race *x, size_t p)
 		race_fail(x, "page %zu (offset %#zx) reads %s through the mapping, should read %s",
 			  p, p * x->ps, content_name(x, page_addr(x, p), p),
 			  want_name[w]);
-	else if (x->r.fd >= 0 && !content_is(x, x->buf + p * x->ps, p, w))
+	else if (x->r.ops->file && !content_is(x, x->buf + p * x->ps, p, w))
 		race_fail(x, "page %zu (offset %#zx) reads %s through pread(), should read %s",
 			  p, p * x->ps, content_name(x, x->buf + p * x->ps, p),
 			  want_name[w]);
@@ -292,7 +292,7 @@ void verify_data(struct race *x, size_t first, size_t count)
 			  strerror(errno));
 		return;
 	}
-	if (x->r.fd >= 0 &&
+	if (x->r.ops->file &&
 	    pread(x->r.fd, x->buf, x->r.size, 0) != (ssize_t)x->r.size) {
 		race_fail(x, "pread() of the file: %s", strerror(errno));
 		return;

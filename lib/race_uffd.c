@@ -120,8 +120,7 @@ bool race_own_view(struct race *x)
 			  strerror(errno));
 		return false;
 	}
-	x->r.addr = view;
-	x->r.fd = -1;
+	x->r.addr = view;	/* the file's fd, if any, is inherited */
 	x->in_child = true;
 	x->uffd = uffd_open(0);
 	if (x->uffd < 0) {
