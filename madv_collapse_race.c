@@ -32,7 +32,7 @@
  * such EINVALs fail the race. The races keep the numbers the README uses.
  *
  * Each race first runs its positive control: its collapse, set up as an
- * iteration but with no userfaultfd, must succeed (race 4: khugepaged must
+ * iteration but with no userfaultfd, must succeed (khugepaged_vs_reg: khugepaged must
  * collapse unregistered ranges), else the race SKIPs with that reason. A
  * set-up error fails the race.
  */
@@ -74,22 +74,22 @@
 #include "uffd.h"
 #include "uring.h"
 
-#define KHUGEPAGED_BUDGET_X	4	/* race 4 waits on khugepaged */
+#define KHUGEPAGED_BUDGET_X	4	/* khugepaged_vs_reg waits on khugepaged */
 #define STUCK_MS		TEAM_STUCK_MS	/* a round never takes this long */
 
-#define R1_HOLES	2
-#define R1_CROWD	60000	/* mappings of the last page: a long i_mmap walk */
-#define R2_HOLES	8
-#define R2_WRITERS	2
-#define R2_FILLS	2	/* per writer and iteration */
-#define R3_HOLES	8
-#define R4_RANGES	8
-#define R4_HOLES	8	/* per range */
-#define R4_CONTROL_MS	10000
-#define R4_SCANS	2	/* full scans after the last registration */
-#define R4_SCAN_WAIT_MS	3000
-#define R6_HOLES	4
-#define R6_TRIES_AFTER	100	/* EAGAIN retries once unregistered */
+#define REG_HOLES	2
+#define REG_CROWD	60000	/* mappings of the last page: a long i_mmap walk */
+#define FILL_HOLES	8
+#define FILL_WRITERS	2
+#define FILL_PER_WRITER	2	/* per writer and iteration */
+#define OBS_HOLES	8
+#define KH_RANGES	8
+#define KH_HOLES	8	/* per range */
+#define KH_CONTROL_MS	10000
+#define KH_SCANS	2	/* full scans after the last registration */
+#define KH_SCAN_WAIT_MS	3000
+#define UNREG_HOLES	4
+#define UNREG_TRIES_AFTER	100	/* EAGAIN retries once unregistered */
 
 static struct race_opts opt = { .stress = 1, .budget_ms = DEFAULT_BUDGET_MS };
 
@@ -150,7 +150,7 @@ ADD_TYPE(race, anon, MEM_ANON);
 ADD_SHMEM_TYPES(race, ADD_TYPE);
 
 /* khugepaged's knobs back as they were, however the test ended. */
-RACE_FIXTURE(race_khugepaged, R4_RANGES, -1, thp_khugepaged_fast_undo())
+RACE_FIXTURE(race_khugepaged, KH_RANGES, -1, thp_khugepaged_fast_undo())
 ADD_TYPE(race_khugepaged, anon, MEM_ANON);
 ADD_SHMEM_TYPES(race_khugepaged, ADD_TYPE);
 
@@ -163,11 +163,11 @@ ADD_SHMEM_TYPES(race_numa, ADD_TYPE);
 
 /*
  * Each race's section ends with its tests, in the order -l lists them
- * (within a fixture, the order of the TEST_F()s): race 3, race_shmem's
- * first test, before race 1 and its variants.
+ * (within a fixture, the order of the TEST_F()s): observer_vs_failed_collapse, race_shmem's
+ * first test, before reg_vs_collapse and its variants.
  */
 
-/* ---- race 3: observer_vs_failed_collapse -------------------------------- */
+/* ---- observer_vs_failed_collapse --------------------------------------- */
 
 /*
  * Collapses that fail part-way (MODE_MISSING registered; a disturber fills
@@ -186,7 +186,7 @@ static const char *const disturb_name[] = {
 /* What a page is, as the threads that change it say (the truth). */
 enum pstate { S_PRESENT, S_HOLE, S_FILLING, S_FILLED };
 
-struct r3 {
+struct obs_race {
 	struct race *x;
 	unsigned int *state;	/* enum pstate of each page */
 	unsigned int seq;	/* odd while MADV_COLLAPSE is in flight */
@@ -203,19 +203,19 @@ struct r3 {
 	long long blocks_per_page;
 };
 
-static unsigned int state_get(struct r3 *s, size_t p)
+static unsigned int state_get(struct obs_race *s, size_t p)
 {
 	return __atomic_load_n(&s->state[p], __ATOMIC_ACQUIRE);
 }
 
-static void state_set(struct r3 *s, size_t p, enum pstate v)
+static void state_set(struct obs_race *s, size_t p, enum pstate v)
 {
 	__atomic_store_n(&s->state[p], v, __ATOMIC_RELEASE);
 }
 
-static void r3_collapser(void *arg, struct role *role)
+static void obs_collapser(void *arg, struct role *role)
 {
-	struct r3 *s = arg;
+	struct obs_race *s = arg;
 
 	role_set(role, "in MADV_COLLAPSE", -1);
 	__atomic_add_fetch(&s->seq, 1, __ATOMIC_ACQ_REL);
@@ -225,7 +225,7 @@ static void r3_collapser(void *arg, struct role *role)
 }
 
 /* The data/hole map read in this pass against the truth around it. */
-static void r3_check_map(struct r3 *s, bool in_flight)
+static void obs_check_map(struct obs_race *s, bool in_flight)
 {
 	struct race *x = s->x;
 	const char *how = x->r.ops->missing_how;
@@ -252,7 +252,7 @@ static void r3_check_map(struct r3 *s, bool in_flight)
  * it counted before its final check and uncharges them on rollback.
  * Anything between is a range seen half collapsed.
  */
-static void r3_check_stat(struct r3 *s, const struct stat *st, bool in_flight)
+static void obs_check_stat(struct obs_race *s, const struct stat *st, bool in_flight)
 {
 	struct race *x = s->x;
 	long long present = 0, f0 = 0, f1 = 0, b;
@@ -282,7 +282,7 @@ static void r3_check_stat(struct r3 *s, const struct stat *st, bool in_flight)
 		  x->npages, x->npages + f1);
 }
 
-static void r3_states(struct r3 *s, unsigned int *into)
+static void obs_states(struct obs_race *s, unsigned int *into)
 {
 	size_t p;
 
@@ -291,14 +291,14 @@ static void r3_states(struct r3 *s, unsigned int *into)
 }
 
 /* One pass: the data/hole map and fstat(), checked against the truth. */
-static void r3_pass(struct r3 *s)
+static void obs_pass(struct obs_race *s)
 {
 	struct race *x = s->x;
 	unsigned int s0, s1;
 	struct stat st = { 0 };
 	bool in_flight;
 
-	r3_states(s, s->before);
+	obs_states(s, s->before);
 	s0 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
 	if (mem_missing(&x->r, s->hole_seen) ||
 	    (x->r.ops->file && fstat(x->r.fd, &st))) {
@@ -306,27 +306,27 @@ static void r3_pass(struct r3 *s)
 		return;
 	}
 	s1 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
-	r3_states(s, s->after);
+	obs_states(s, s->after);
 	in_flight = (s0 & 1) || s0 != s1;
 	s->passes++;
 	s->inside += s0 == s1 && (s0 & 1);
-	r3_check_map(s, in_flight);
+	obs_check_map(s, in_flight);
 	if (x->r.ops->file)
-		r3_check_stat(s, &st, in_flight);
+		obs_check_stat(s, &st, in_flight);
 }
 
-static void r3_observer(void *arg, struct role *role)
+static void obs_observer(void *arg, struct role *role)
 {
-	struct r3 *s = arg;
+	struct obs_race *s = arg;
 
 	role_set(role, "reading the data/hole map", -1);
 	do {
-		r3_pass(s);
+		obs_pass(s);
 	} while (!__atomic_load_n(&s->done, __ATOMIC_ACQUIRE) &&
 		 !race_failed(s->x));
 }
 
-static void r3_fill(struct r3 *s, struct role *role)
+static void obs_fill(struct obs_race *s, struct role *role)
 {
 	struct race *x = s->x;
 
@@ -345,7 +345,7 @@ static void r3_fill(struct r3 *s, struct role *role)
 }
 
 /* vmsplice() holds a reference on the page until the pipe is read. */
-static void r3_pin(struct r3 *s, struct role *role)
+static void obs_pin(struct obs_race *s, struct role *role)
 {
 	struct race *x = s->x;
 	struct iovec iov = { .iov_base = page_addr(x, s->page),
@@ -364,7 +364,7 @@ static void r3_pin(struct r3 *s, struct role *role)
 			  strerror(errno));
 }
 
-static void r3_touch(struct r3 *s, struct role *role)
+static void obs_touch(struct obs_race *s, struct role *role)
 {
 	volatile char *page = page_addr(s->x, s->page);
 	uint64_t end = race_now_ns() + s->hold_ns;
@@ -375,20 +375,20 @@ static void r3_touch(struct r3 *s, struct role *role)
 	} while (race_now_ns() < end);
 }
 
-static void r3_disturber(void *arg, struct role *role)
+static void obs_disturber(void *arg, struct role *role)
 {
-	struct r3 *s = arg;
+	struct obs_race *s = arg;
 
 	race_spin_until(race_now_ns() + s->delay_ns, role->crowded);
 	if (s->action == D_FILL)
-		r3_fill(s, role);
+		obs_fill(s, role);
 	else if (s->action == D_PIN)
-		r3_pin(s, role);
+		obs_pin(s, role);
 	else if (s->action == D_TOUCH)
-		r3_touch(s, role);
+		obs_touch(s, role);
 }
 
-static void r3_plan(struct race *x, struct r3 *s)
+static void obs_plan(struct race *x, struct obs_race *s)
 {
 	size_t p;
 
@@ -406,7 +406,7 @@ static void r3_plan(struct race *x, struct r3 *s)
 	s->passes = s->inside = 0;
 }
 
-static void r3_outcome(struct race *x, struct r3 *s)
+static void obs_outcome(struct race *x, struct obs_race *s)
 {
 	if (s->action == D_FILL) {
 		x->want[s->page] = x->r.ops->file ? W_FILL : W_UFFD;
@@ -423,11 +423,11 @@ static void r3_outcome(struct race *x, struct r3 *s)
 			  calls_errno_name(s->ret), einval_hint(x, s->ret));
 }
 
-static void r3_iteration(struct race *x, struct team *t, struct r3 *s)
+static void obs_iteration(struct race *x, struct team *t, struct obs_race *s)
 {
-	if (!round_holes(x, R3_HOLES))
+	if (!round_holes(x, OBS_HOLES))
 		return;
-	r3_plan(x, s);
+	obs_plan(x, s);
 	if (reg_missing(x, 0, x->npages)) {
 		race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
 		return;
@@ -435,13 +435,13 @@ static void r3_iteration(struct race *x, struct team *t, struct r3 *s)
 	handler_mark(x);
 	if (!team_round(t))
 		return;
-	r3_outcome(x, s);
+	obs_outcome(x, s);
 	handler_check(x);
 	unreg(x, 0, x->npages);
 	verify_data(x, 0, x->npages);
 }
 
-static bool r3_alloc(struct race *x, struct r3 *s)
+static bool obs_alloc(struct race *x, struct obs_race *s)
 {
 	s->x = x;
 	s->state = calloc(x->npages, sizeof(*s->state));
@@ -453,7 +453,7 @@ static bool r3_alloc(struct race *x, struct r3 *s)
 	       !pipe(s->pipe);
 }
 
-static void r3_free(struct r3 *s)
+static void obs_free(struct obs_race *s)
 {
 	free(s->state);
 	free(s->before);
@@ -468,27 +468,27 @@ static void run_observer_vs_failed_collapse(struct race *x,
 					    unsigned long *charged)
 {
 	struct team t = { 0 };
-	struct r3 s = { 0 };
+	struct obs_race s = { 0 };
 
 	if (!start_handler(x))
 		return;
-	if (!r3_alloc(x, &s)) {
+	if (!obs_alloc(x, &s)) {
 		race_fail(x, "set-up: out of memory or pipes");
 		return;
 	}
-	team_lead(&t, "collapser", r3_collapser);
-	team_add(&t, "observer", r3_observer);
-	team_add(&t, "disturber", r3_disturber);
+	team_lead(&t, "collapser", obs_collapser);
+	team_add(&t, "observer", obs_observer);
+	team_add(&t, "disturber", obs_disturber);
 	race_start(x, 1, MIN_ITERS);
-	if (calibrate(x, true, R3_HOLES) && race_team_start(x, &t, &s))
+	if (calibrate(x, true, OBS_HOLES) && race_team_start(x, &t, &s))
 		while (race_next(x)) {
-			r3_iteration(x, &t, &s);
+			obs_iteration(x, &t, &s);
 			*passes += s.passes;
 		}
 	race_team_stop(x, &t);
 	*charged = s.charged;
 	if (!x->leak)
-		r3_free(&s);
+		obs_free(&s);
 }
 
 TEST_F_TIMEOUT(race_shmem, observer_vs_failed_collapse, RACE_TIMEOUT_S(1))
@@ -502,7 +502,7 @@ TEST_F_TIMEOUT(race_shmem, observer_vs_failed_collapse, RACE_TIMEOUT_S(1))
 		     "an observer pass inside a MADV_COLLAPSE that failed");
 }
 
-/* ---- race 1: reg_vs_collapse, and its variants -------------------------- */
+/* ---- reg_vs_collapse, and its variants --------------------------------- */
 
 /*
  * A registration racing MADV_COLLAPSE: pages seen missing after it fault
@@ -513,24 +513,24 @@ TEST_F_TIMEOUT(race_shmem, observer_vs_failed_collapse, RACE_TIMEOUT_S(1))
  * (after copying, in collapse_file(); after retaking the mmap lock, in
  * __collapse_huge_page_isolate()), so a registration early in a call that
  * is then refused raced nothing (reg_raced()). Its variants, each with
- * race 1's window and more:
- *  - reg_vs_collapse_uring_pins (race 7): a thread registers and
+ * reg_vs_collapse's window and more:
+ *  - reg_vs_collapse_uring_pins: a thread registers and
  *    unregisters an io_uring buffer over a present page in a loop; a pin
  *    overlapped the window's call, and no call may succeed while a pin
  *    lasts all through it;
  *  - reg_vs_crowded_collapse: collapse_file()'s userfaultfd walk made long
- *    (R1_CROWD more mappings after the registered one): a registration
+ *    (REG_CROWD more mappings after the registered one): a registration
  *    that returns after the walk looked at its mapping finds no page
  *    missing (the retry entries hide the holes until the huge page is
  *    stored), or the holes raise events; the window is that gap;
- *  - other_process_reg_vs_collapse (race 5): the registrar a child process
+ *  - other_process_reg_vs_collapse: the registrar a child process
  *    with a mapping of the file, a userfaultfd and a handler of its own;
- *  - reg_vs_collapse_across_nodes (race 8): the memory on node 1, the
+ *  - reg_vs_collapse_across_nodes: the memory on node 1, the
  *    collapser bound to node 0 and the registrar to node 1; the window's
  *    roles ran on different nodes.
  */
 
-struct r1 {
+struct reg_race {
 	struct race *x;
 	uint64_t delay_ns;
 	uint64_t reg_ns;	/* UFFDIO_REGISTER returned; 0 until then */
@@ -561,9 +561,9 @@ struct r1 {
 	unsigned long in_success, waited;
 };
 
-static void r1_collapser(void *arg, struct role *role)
+static void reg_collapser(void *arg, struct role *role)
 {
-	struct r1 *s = arg;
+	struct reg_race *s = arg;
 
 	if (s->nodes)
 		s->col_node = node_here();
@@ -578,9 +578,9 @@ static void r1_collapser(void *arg, struct role *role)
  * another process, unregister there once done (for a thread, the main
  * thread does after the round).
  */
-static void r1_registrar(void *arg, struct role *role)
+static void reg_registrar(void *arg, struct role *role)
 {
-	struct r1 *s = arg;
+	struct reg_race *s = arg;
 	struct race *x = s->x;
 	uint64_t t0;
 	int ret;
@@ -612,9 +612,9 @@ static void r1_registrar(void *arg, struct role *role)
 }
 
 /* The registrar's process: the file through a mapping of its own. */
-static bool r1_registrar_setup(void *arg)
+static bool reg_registrar_setup(void *arg)
 {
-	struct r1 *s = arg;
+	struct reg_race *s = arg;
 
 	return race_own_view(s->x);
 }
@@ -627,9 +627,9 @@ static bool r1_registrar_setup(void *arg)
  * the gap after it is at least as long as the whole pin took: the page is
  * free at least half of the time.
  */
-static void r1_pinner(void *arg, struct role *role)
+static void reg_pinner(void *arg, struct role *role)
 {
-	struct r1 *s = arg;
+	struct reg_race *s = arg;
 	struct race *x = s->x;
 	uint64_t t0, from, end = race_now_ns() + STUCK_MS / 2 * 1000000ULL;
 	int ret;
@@ -665,7 +665,7 @@ static void r1_pinner(void *arg, struct role *role)
  * thread. Pinned about a third of the time, so that collapses still succeed
  * and registrations still race them.
  */
-static void r1_plan_pins(struct race *x, struct r1 *s)
+static void reg_plan_pins(struct race *x, struct reg_race *s)
 {
 	memset(&s->pins, 0, sizeof(s->pins));
 	if (!s->pinner)
@@ -681,7 +681,7 @@ static void r1_plan_pins(struct race *x, struct r1 *s)
  * (it would leave the pin holder on a page no longer mapped): a success
  * inside a pin span is a failure; any call inside one counts.
  */
-static void r1_check_pins(struct race *x, struct r1 *s)
+static void reg_check_pins(struct race *x, struct reg_race *s)
 {
 	const struct call *c, *p;
 	unsigned int i, j;
@@ -703,7 +703,7 @@ static void r1_check_pins(struct race *x, struct r1 *s)
  * Calibrated time @t as the race's threads see it: calls last longer
  * among them than alone.
  */
-static uint64_t r1_scaled(const struct r1 *s, uint64_t t)
+static uint64_t reg_scaled(const struct reg_race *s, uint64_t t)
 {
 	if (!s->alone_ns || s->success_ns <= s->alone_ns)
 		return t;
@@ -718,12 +718,12 @@ static uint64_t r1_scaled(const struct r1 *s, uint64_t t)
  * (lock-free readers spin on them until the store) for more than a quarter
  * of the crowd's walk (both as long as the race makes them).
  */
-static bool r1_in_gap(struct r1 *s, const struct call *raced)
+static bool reg_in_gap(struct reg_race *s, const struct call *raced)
 {
 	if (!raced || raced->ret)
 		return false;
 	s->in_success++;
-	if (s->look_ns <= r1_scaled(s, s->look_base_ns + s->walk_ns / 4))
+	if (s->look_ns <= reg_scaled(s, s->look_base_ns + s->walk_ns / 4))
 		return false;
 	s->waited++;
 	return true;
@@ -732,16 +732,16 @@ static bool r1_in_gap(struct r1 *s, const struct call *raced)
 /*
  * The window: the registration raced a call (reg_outcome()); with a
  * pinner, a pin overlapped that call; across nodes, the two roles ran on
- * different nodes; with a crowd, it returned in the gap (r1_in_gap()).
+ * different nodes; with a crowd, it returned in the gap (reg_in_gap()).
  */
-static bool r1_window(struct r1 *s, const struct call *raced)
+static bool reg_window(struct reg_race *s, const struct call *raced)
 {
 	bool apart = s->col_node >= 0 && s->reg_node >= 0 &&
 		     s->col_node != s->reg_node;
 
 	s->apart += apart;
 	if (s->crowd.n)
-		return r1_in_gap(s, raced);
+		return reg_in_gap(s, raced);
 	if (!raced)
 		return false;
 	if (s->pinner && !calls_overlap(&s->pins, raced->start, raced->end))
@@ -753,7 +753,7 @@ static bool r1_window(struct r1 *s, const struct call *raced)
  * Where in its call the registration returned, by quarter; with a crowd,
  * also how long a call that collapsed lasted.
  */
-static void r1_track(struct race *x, struct r1 *s)
+static void reg_track(struct race *x, struct reg_race *s)
 {
 	const struct call *c = reg_call(&s->calls, s->reg_ns);
 	const struct call *first = first_call(&s->calls);
@@ -766,68 +766,68 @@ static void r1_track(struct race *x, struct r1 *s)
 }
 
 /*
- * A registration aimed at the gap (r1_in_gap()): to return within the
+ * A registration aimed at the gap (reg_in_gap()): to return within the
  * crowd's walk (and a quarter more) before a collapsing call ends, three
- * times in four; else as race 1 draws it.
+ * times in four; else as reg_vs_collapse draws it.
  */
-static uint64_t r1_moment(struct race *x, struct r1 *s)
+static uint64_t reg_aim(struct race *x, struct reg_race *s)
 {
 	uint64_t end, back;
 
 	if (!s->crowd.n || !race_rng_below(&x->rng, 4))
 		return reg_moment(x);
 	end = s->success_ns > s->reg_cost_ns ? s->success_ns - s->reg_cost_ns : 0;
-	back = race_rng_below(&x->rng, r1_scaled(s, s->walk_ns) * 5 / 4 + 1);
+	back = race_rng_below(&x->rng, reg_scaled(s, s->walk_ns) * 5 / 4 + 1);
 	return end > back ? end - back : 0;
 }
 
-static void r1_iteration(struct race *x, struct team *t, struct r1 *s)
+static void reg_iteration(struct race *x, struct team *t, struct reg_race *s)
 {
-	if (!round_holes(x, R1_HOLES))
+	if (!round_holes(x, REG_HOLES))
 		return;
-	s->delay_ns = r1_moment(x, s);
+	s->delay_ns = reg_aim(x, s);
 	s->touch_late = race_rng_below(&x->rng, 2);
 	s->reg_ns = 0;
 	s->collapsed = 0;
 	s->col_node = s->reg_node = -1;
 	calls_init(&s->calls, !x->r.ops->page_cache);
-	r1_plan_pins(x, s);
+	reg_plan_pins(x, s);
 	if (!team_round(t))
 		return;
-	x->windows += r1_window(s, reg_outcome(x, &s->calls, s->reg_ns,
+	x->windows += reg_window(s, reg_outcome(x, &s->calls, s->reg_ns,
 					       s->other_process ?
 					       "the other process's" : "the"));
 	if (s->pinner)
-		r1_check_pins(x, s);
-	r1_track(x, s);
+		reg_check_pins(x, s);
+	reg_track(x, s);
 	unreg(x, 0, x->npages);
 	expect_collapsed_unseen(x, 0, x->npages);
 	verify_data(x, 0, x->npages);
 }
 
 /*
- * Widen the gap: R1_CROWD more mappings of the range's last page, which
+ * Widen the gap: REG_CROWD more mappings of the range's last page, which
  * collapse_file()'s userfaultfd walk visits after the registered mapping
  * (crowd.h). The walk's length: a call refused for a registration on the
  * crowd's last mapping, less one refused for the range's own.
  */
-static bool r1_crowd(struct race *x, struct r1 *s)
+static bool reg_crowd(struct race *x, struct reg_race *s)
 {
 	uint64_t first, last;
 	const char *why;
 
-	why = crowd_create(&s->crowd, &x->r, x->npages - 1, R1_CROWD);
+	why = crowd_create(&s->crowd, &x->r, x->npages - 1, REG_CROWD);
 	if (why || !s->crowd.n) {
 		race_fail(x, "set-up: %s", why ? why : "vm.max_map_count leaves no room for more mappings");
 		return false;
 	}
-	if (!calibrate(x, false, R1_HOLES))
+	if (!calibrate(x, false, REG_HOLES))
 		return false;
 	s->alone_ns = s->success_ns = x->call_ns;
-	first = refused_ns(x, NULL, R1_HOLES);
-	last = refused_ns(x, s->crowd.addr[s->crowd.n - 1], R1_HOLES);
+	first = refused_ns(x, NULL, REG_HOLES);
+	last = refused_ns(x, s->crowd.addr[s->crowd.n - 1], REG_HOLES);
 	s->walk_ns = first && last > first ? last - first : 0;
-	call_setup(x, false, R1_HOLES);
+	call_setup(x, false, REG_HOLES);
 	s->look_base_ns = snapshot_ns(x);
 	call_done(x, false);
 	diag("collapse_file()'s userfaultfd walk over %zu more mappings of the last page takes %" PRIu64 " us (refused calls: %" PRIu64 " us for the first mapping, %" PRIu64 " us for the last); reading which pages are missing takes %" PRIu64 " us",
@@ -837,37 +837,37 @@ static bool r1_crowd(struct race *x, struct r1 *s)
 }
 
 /*
- * Race 1 (and its variants): @s->pinner set adds a thread pinning pages
+ * reg_vs_collapse (and its variants): @s->pinner set adds a thread pinning pages
  * through io_uring; @s->other_process makes the registrar another process
  * (@s then in MAP_SHARED memory); @nodes binds the roles to different NUMA
  * nodes.
  */
-static void run_reg_vs_collapse(struct race *x, struct r1 *s,
+static void run_reg_vs_collapse(struct race *x, struct reg_race *s,
 				unsigned int nodes)
 {
 	struct team t = { .nodes = nodes };
 
 	s->x = x;
 	s->nodes = nodes;
-	if (!start_handler(x) || (s->crowd_wanted && !r1_crowd(x, s)))
+	if (!start_handler(x) || (s->crowd_wanted && !reg_crowd(x, s)))
 		return;
-	if (!calibrate(x, x->r.ops->page_cache, R1_HOLES))
+	if (!calibrate(x, x->r.ops->page_cache, REG_HOLES))
 		return;
-	team_lead(&t, "collapser", r1_collapser);
+	team_lead(&t, "collapser", reg_collapser);
 	if (s->other_process)
-		team_add_process(&t, "registrar", r1_registrar,
-				 r1_registrar_setup);
+		team_add_process(&t, "registrar", reg_registrar,
+				 reg_registrar_setup);
 	else
-		team_add(&t, "registrar", r1_registrar);
+		team_add(&t, "registrar", reg_registrar);
 	if (s->pinner)
-		team_add(&t, "pinner", r1_pinner);
+		team_add(&t, "pinner", reg_pinner);
 	if (!race_team_start(x, &t, s))
 		return;
 	if (x->bench)
-		bench_ceilings(x, R1_HOLES);
+		bench_ceilings(x, REG_HOLES);
 	race_start(x, 1, MIN_ITERS);
 	while (race_next(x))
-		r1_iteration(x, &t, s);
+		reg_iteration(x, &t, s);
 	race_team_stop(x, &t);
 	diag("registrations returned in the 1st/2nd/3rd/4th quarter of a MADV_COLLAPSE call: %lu/%lu/%lu/%lu; calls lasted %" PRIu64 " us in the race",
 	     s->quarter[0], s->quarter[1], s->quarter[2], s->quarter[3],
@@ -882,7 +882,7 @@ static void run_reg_vs_collapse(struct race *x, struct r1 *s,
 
 TEST_F_TIMEOUT(race, reg_vs_collapse, RACE_TIMEOUT_S(1))
 {
-	struct r1 s = { 0 };
+	struct reg_race s = { 0 };
 
 	run_reg_vs_collapse(&self->x, &s, 0);
 	race_verdict(_metadata, &self->x,
@@ -892,7 +892,7 @@ TEST_F_TIMEOUT(race, reg_vs_collapse, RACE_TIMEOUT_S(1))
 TEST_F_TIMEOUT(race, reg_vs_collapse_uring_pins, RACE_TIMEOUT_S(1))
 {
 	struct race *x = &self->x;
-	struct r1 s = { 0 };
+	struct reg_race s = { 0 };
 	int ret;
 
 	SKIP_IF(uring_probe());
@@ -916,7 +916,7 @@ TEST_F_TIMEOUT(race, reg_vs_collapse_uring_pins, RACE_TIMEOUT_S(1))
 
 TEST_F_TIMEOUT(race_shmem, reg_vs_crowded_collapse, RACE_TIMEOUT_S(1))
 {
-	struct r1 s = { .crowd_wanted = true };
+	struct reg_race s = { .crowd_wanted = true };
 
 	run_reg_vs_collapse(&self->x, &s, 0);
 	race_verdict(_metadata, &self->x,
@@ -926,7 +926,7 @@ TEST_F_TIMEOUT(race_shmem, reg_vs_crowded_collapse, RACE_TIMEOUT_S(1))
 TEST_F_TIMEOUT(race_shmem, other_process_reg_vs_collapse, RACE_TIMEOUT_S(1))
 {
 	/* what the registrar's process reads and writes each round */
-	struct r1 *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
+	struct reg_race *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
 			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	ASSERT_NE(MAP_FAILED, s);
@@ -938,7 +938,7 @@ TEST_F_TIMEOUT(race_shmem, other_process_reg_vs_collapse, RACE_TIMEOUT_S(1))
 
 TEST_F_TIMEOUT(race_numa, reg_vs_collapse_across_nodes, RACE_TIMEOUT_S(1))
 {
-	struct r1 s = { 0 };
+	struct reg_race s = { 0 };
 
 	run_reg_vs_collapse(&self->x, &s, RACE_NODE + 1);
 	diag("%s: the collapser and the registrar ran on different nodes in %lu of %lu iterations",
@@ -947,12 +947,12 @@ TEST_F_TIMEOUT(race_numa, reg_vs_collapse_across_nodes, RACE_TIMEOUT_S(1))
 		     "registration returned during a MADV_COLLAPSE call on another node");
 }
 
-/* ---- race 2: fill_vs_collapse ------------------------------------------- */
+/* ---- fill_vs_collapse -------------------------------------------------- */
 
 /*
  * Holes filled (stores, pwrite(), fallocate()) while MADV_COLLAPSE runs: no
  * write lost, the collapse says success or EAGAIN, and the range agrees
- * with the answer (r2_outcome()). Window: a fill of a hole ran at the same
+ * with the answer (fill_outcome()). Window: a fill of a hole ran at the same
  * time as a call (it began before the call ended and ended after the call
  * began).
  */
@@ -964,28 +964,28 @@ struct fill_job {
 	char *buf;
 };
 
-struct r2 {
+struct fill_race {
 	struct race *x;
 	struct calls calls;
-	struct fill_job job[R2_WRITERS][R2_FILLS];
+	struct fill_job job[FILL_WRITERS][FILL_PER_WRITER];
 };
 
-static void r2_collapser(void *arg, struct role *role)
+static void fill_collapser(void *arg, struct role *role)
 {
-	struct r2 *s = arg;
+	struct fill_race *s = arg;
 
 	role_set(role, "in MADV_COLLAPSE", -1);
 	calls_do(&s->calls, s->x->r.addr, s->x->r.size);
 }
 
-static void r2_writer(void *arg, struct role *role)
+static void fill_writer(void *arg, struct role *role)
 {
-	struct r2 *s = arg;
+	struct fill_race *s = arg;
 	struct fill_job *j = s->job[role->idx];
 	uint64_t t0 = race_now_ns();
 	int k;
 
-	for (k = 0; k < R2_FILLS; k++) {
+	for (k = 0; k < FILL_PER_WRITER; k++) {
 		race_spin_until(t0 + j[k].delay_ns, role->crowded);
 		role_set(role, fill_name[j[k].how], j[k].page);
 		j[k].start = race_now_ns();
@@ -1009,14 +1009,14 @@ static size_t free_hole(struct race *x)
 	return p;
 }
 
-static void r2_plan(struct race *x, struct r2 *s)
+static void fill_plan(struct race *x, struct fill_race *s)
 {
 	int nhow = x->r.ops->file ? NR_FILL_HOW : 1;
 	struct fill_job *j, tmp;
 	int w, k;
 
-	for (w = 0; w < R2_WRITERS; w++) {
-		for (k = 0; k < R2_FILLS; k++) {
+	for (w = 0; w < FILL_WRITERS; w++) {
+		for (k = 0; k < FILL_PER_WRITER; k++) {
 			j = &s->job[w][k];
 			j->page = free_hole(x);
 			j->how = race_rng_below(&x->rng, nhow);
@@ -1041,7 +1041,7 @@ static void r2_plan(struct race *x, struct r2 *s)
  * after EAGAIN (SCAN_PAGE_FILLED and the like: collapse_file() rolled
  * back) nothing was collapsed, and no hole the writers left was filled.
  */
-static void r2_outcome(struct race *x, struct r2 *s)
+static void fill_outcome(struct race *x, struct fill_race *s)
 {
 	const struct call *c = calls_last(&s->calls);
 	enum want untouched = !c->ret ? W_ZERO :
@@ -1054,8 +1054,8 @@ static void r2_outcome(struct race *x, struct r2 *s)
 	for (p = 0; p < x->npages; p++)
 		if (x->hole[p])
 			x->want[p] = untouched;
-	for (w = 0; w < R2_WRITERS; w++)
-		for (k = 0; k < R2_FILLS; k++) {
+	for (w = 0; w < FILL_WRITERS; w++)
+		for (k = 0; k < FILL_PER_WRITER; k++) {
 			j = &s->job[w][k];
 			window |= j->start < c->end && c->start < j->end;
 			/* shmem's SEEK_DATA skips an unwritten fallocate()d page */
@@ -1077,7 +1077,7 @@ static void r2_outcome(struct race *x, struct r2 *s)
  * file's st_blocks counts what is allocated: the present pages and the
  * fallocate()d ones SEEK_DATA does not show (a collapsed range: all).
  */
-static void r2_check_range(struct race *x, struct r2 *s)
+static void fill_check_range(struct race *x, struct fill_race *s)
 {
 	const struct call *c = calls_last(&s->calls);
 	long long present = 0, size, blocks;
@@ -1098,8 +1098,8 @@ static void r2_check_range(struct race *x, struct r2 *s)
 		return;
 	for (p = 0; p < x->npages; p++)
 		present += !x->missing[p];
-	for (w = 0; w < R2_WRITERS; w++)
-		for (k = 0; k < R2_FILLS; k++) {
+	for (w = 0; w < FILL_WRITERS; w++)
+		for (k = 0; k < FILL_PER_WRITER; k++) {
 			j = &s->job[w][k];
 			present += j->how == FILL_FALLOCATE && x->missing[j->page];
 		}
@@ -1113,41 +1113,41 @@ static void r2_check_range(struct race *x, struct r2 *s)
 			  blocks / (long long)(x->ps / 512), present);
 }
 
-static void r2_iteration(struct race *x, struct team *t, struct r2 *s)
+static void fill_iteration(struct race *x, struct team *t, struct fill_race *s)
 {
-	if (!round_holes(x, R2_HOLES))
+	if (!round_holes(x, FILL_HOLES))
 		return;
-	r2_plan(x, s);
+	fill_plan(x, s);
 	calls_init(&s->calls, !x->r.ops->page_cache);
 	if (!team_round(t))
 		return;
-	r2_outcome(x, s);
+	fill_outcome(x, s);
 	verify_data(x, 0, x->npages);
-	r2_check_range(x, s);
+	fill_check_range(x, s);
 }
 
 static void run_fill_vs_collapse(struct race *x)
 {
 	struct team t = { 0 };
-	struct r2 s = { .x = x };
-	char *bufs = aligned_alloc(x->ps, R2_WRITERS * R2_FILLS * x->ps);
+	struct fill_race s = { .x = x };
+	char *bufs = aligned_alloc(x->ps, FILL_WRITERS * FILL_PER_WRITER * x->ps);
 	int w, k;
 
-	for (w = 0; w < R2_WRITERS; w++)
-		for (k = 0; k < R2_FILLS && bufs; k++)
-			s.job[w][k].buf = bufs + (w * R2_FILLS + k) * x->ps;
+	for (w = 0; w < FILL_WRITERS; w++)
+		for (k = 0; k < FILL_PER_WRITER && bufs; k++)
+			s.job[w][k].buf = bufs + (w * FILL_PER_WRITER + k) * x->ps;
 	if (!bufs)
 		race_fail(x, "set-up: out of memory");
-	team_lead(&t, "collapser", r2_collapser);
-	for (w = 0; w < R2_WRITERS; w++)
-		team_add(&t, "writer", r2_writer);
-	if (!race_failed(x) && calibrate(x, false, R2_HOLES) &&
+	team_lead(&t, "collapser", fill_collapser);
+	for (w = 0; w < FILL_WRITERS; w++)
+		team_add(&t, "writer", fill_writer);
+	if (!race_failed(x) && calibrate(x, false, FILL_HOLES) &&
 	    race_team_start(x, &t, &s)) {
 		if (x->bench)
-			bench_ceilings(x, R2_HOLES);
+			bench_ceilings(x, FILL_HOLES);
 		race_start(x, 1, MIN_ITERS);
 		while (race_next(x))
-			r2_iteration(x, &t, &s);
+			fill_iteration(x, &t, &s);
 	}
 	race_team_stop(x, &t);
 	if (!x->leak)
@@ -1165,7 +1165,7 @@ TEST_F_TIMEOUT(race, fill_vs_collapse, RACE_TIMEOUT_S(1))
 	race_verdict(_metadata, x, "a fill during a MADV_COLLAPSE call");
 }
 
-/* ---- race 6: unregister_vs_collapse ------------------------------------- */
+/* ---- unregister_vs_collapse -------------------------------------------- */
 
 /*
  * The registration goes (UFFDIO_UNREGISTER, or close() of the userfaultfd)
@@ -1176,7 +1176,7 @@ TEST_F_TIMEOUT(race, fill_vs_collapse, RACE_TIMEOUT_S(1))
  * lock, so one rarely returns inside the other).
  */
 
-struct r6 {
+struct unreg_race {
 	struct race *x;
 	int uffd;
 	bool close_it;
@@ -1194,7 +1194,7 @@ struct r6 {
  * over holes), across the unregistration (anything but a failure other
  * than EBUSY/EAGAIN), after it (success or EAGAIN: EBUSY is stale).
  */
-static bool r6_judge(struct r6 *s, const struct call *c)
+static bool unreg_judge(struct unreg_race *s, const struct call *c)
 {
 	struct race *x = s->x;
 	uint64_t us = race_load_ns(&s->unreg_start);
@@ -1225,16 +1225,16 @@ static bool r6_judge(struct r6 *s, const struct call *c)
 	if (c->ret == EBUSY)
 		race_fail(x, "stale refusal: MADV_COLLAPSE started %" PRIu64 " us after %s returned said EBUSY",
 			  (c->start - ue) / 1000, gone);
-	else if (c->ret && s->tries_after >= R6_TRIES_AFTER)
+	else if (c->ret && s->tries_after >= UNREG_TRIES_AFTER)
 		race_fail(x, "MADV_COLLAPSE still %s after %u tries since %s returned (%s)",
 			  calls_errno_name(c->ret), s->tries_after, gone,
 			  calls_summary(&s->calls, sum, sizeof(sum)));
-	return !c->ret || s->tries_after >= R6_TRIES_AFTER;
+	return !c->ret || s->tries_after >= UNREG_TRIES_AFTER;
 }
 
-static void r6_collapser(void *arg, struct role *role)
+static void unreg_collapser(void *arg, struct role *role)
 {
-	struct r6 *s = arg;
+	struct unreg_race *s = arg;
 	uint64_t end = race_now_ns() + STUCK_MS / 2 * 1000000ULL;
 	const struct call *c;
 	char sum[160];
@@ -1244,7 +1244,7 @@ static void r6_collapser(void *arg, struct role *role)
 	do {
 		c = calls_do(&s->calls, s->x->r.addr, s->x->r.size);
 		__atomic_store_n(&s->first_done, 1, __ATOMIC_RELEASE);
-		done = r6_judge(s, c);
+		done = unreg_judge(s, c);
 	} while (!done && !race_failed(s->x) && race_now_ns() < end);
 	s->collapsed = !c->ret;
 	if (!done && !race_failed(s->x))
@@ -1255,9 +1255,9 @@ static void r6_collapser(void *arg, struct role *role)
 			  calls_summary(&s->calls, sum, sizeof(sum)));
 }
 
-static void r6_unregistrar(void *arg, struct role *role)
+static void unreg_unregistrar(void *arg, struct role *role)
 {
-	struct r6 *s = arg;
+	struct unreg_race *s = arg;
 	int ret;
 
 	/*
@@ -1285,11 +1285,11 @@ static void r6_unregistrar(void *arg, struct role *role)
 			  "UFFDIO_UNREGISTER", strerror(errno));
 }
 
-static void r6_iteration(struct race *x, struct team *t, struct r6 *s)
+static void unreg_iteration(struct race *x, struct team *t, struct unreg_race *s)
 {
 	size_t p;
 
-	if (!round_holes(x, R6_HOLES))
+	if (!round_holes(x, UNREG_HOLES))
 		return;
 	s->uffd = uffd_open(0);
 	if (s->uffd < 0 || uffd_register(s->uffd, x->r.addr, x->r.size,
@@ -1323,15 +1323,15 @@ static void run_unregister_vs_collapse(struct race *x,
 				       unsigned long *max_tries)
 {
 	struct team t = { 0 };
-	struct r6 s = { .x = x };
+	struct unreg_race s = { .x = x };
 
-	team_lead(&t, "collapser", r6_collapser);
-	team_add(&t, "unregistrar", r6_unregistrar);
+	team_lead(&t, "collapser", unreg_collapser);
+	team_add(&t, "unregistrar", unreg_unregistrar);
 	race_start(x, 1, MIN_ITERS);
-	if (calibrate(x, x->r.ops->page_cache, R6_HOLES) &&
+	if (calibrate(x, x->r.ops->page_cache, UNREG_HOLES) &&
 	    race_team_start(x, &t, &s))
 		while (race_next(x)) {
-			r6_iteration(x, &t, &s);
+			unreg_iteration(x, &t, &s);
 			if (s.tries_after > *max_tries)
 				*max_tries = s.tries_after;
 		}
@@ -1349,66 +1349,66 @@ TEST_F_TIMEOUT(race, unregister_vs_collapse, RACE_TIMEOUT_S(1))
 		     "unregister or close at the same time as a MADV_COLLAPSE call");
 }
 
-/* ---- race 4: khugepaged_vs_reg ------------------------------------------ */
+/* ---- khugepaged_vs_reg ------------------------------------------------- */
 
 /*
  * Registrations racing khugepaged (made fast: thp_khugepaged_fast())
- * over R4_RANGES ranges with holes: a range seen with holes after its
+ * over KH_RANGES ranges with holes: a range seen with holes after its
  * registration is never collapsed behind its back. Window: a registration returned with
  * holes seen in its range while khugepaged was collapsing the batch (it
  * had collapsed another range by then, and collapsed yet another after),
  * in a batch whose full scans all came within their bounded wait.
  */
 
-struct r4 {
+struct kh_race {
 	struct race *x;
 	size_t per;		/* pages per range (one PMD) */
 	uint64_t span_ns;	/* registrations are spread over this */
-	unsigned int order[R4_RANGES];
-	uint64_t at[R4_RANGES];
-	bool first[R4_RANGES];		/* k-th registration saw holes */
-	int collapsed_at[R4_RANGES];	/* first snapshot seeing it, or -1 */
+	unsigned int order[KH_RANGES];
+	uint64_t at[KH_RANGES];
+	bool first[KH_RANGES];		/* k-th registration saw holes */
+	int collapsed_at[KH_RANGES];	/* first snapshot seeing it, or -1 */
 	unsigned long registered_first, first_before, slow_scans;
 };
 
-static void r4_toucher(void *arg, struct role *role)
+static void kh_toucher(void *arg, struct role *role)
 {
-	struct r4 *s = arg;
+	struct kh_race *s = arg;
 
 	touch_seen(s->x, 0, s->x->npages, role);
 }
 
 /* Registration moments: sorted times, dealt to the ranges at random. */
-static void r4_plan(struct race *x, struct r4 *s)
+static void kh_plan(struct race *x, struct kh_race *s)
 {
-	race_rng_sorted(&x->rng, s->at, R4_RANGES, s->span_ns);
-	race_rng_shuffle(&x->rng, s->order, R4_RANGES);
+	race_rng_sorted(&x->rng, s->at, KH_RANGES, s->span_ns);
+	race_rng_shuffle(&x->rng, s->order, KH_RANGES);
 }
 
 /*
  * Snapshot @k (x->missing just read): the ranges khugepaged has collapsed
  * by now (none of their pages missing) that it had not at earlier ones.
  */
-static void r4_note_collapsed(struct r4 *s, int k)
+static void kh_note_collapsed(struct kh_race *s, int k)
 {
 	unsigned int i;
 
-	for (i = 0; i < R4_RANGES; i++)
+	for (i = 0; i < KH_RANGES; i++)
 		if (s->collapsed_at[i] < 0 && range_full(s->x, i))
 			s->collapsed_at[i] = k;
 }
 
 /* Register each range at its moment; note what khugepaged did first. */
-static void r4_register_all(struct race *x, struct r4 *s, uint64_t t0)
+static void kh_register_all(struct race *x, struct kh_race *s, uint64_t t0)
 {
 	size_t first;
 	unsigned int k;
 
-	for (k = 0; k < R4_RANGES; k++) {
+	for (k = 0; k < KH_RANGES; k++) {
 		s->first[k] = false;
 		s->collapsed_at[k] = -1;
 	}
-	for (k = 0; k < R4_RANGES && !race_failed(x); k++) {
+	for (k = 0; k < KH_RANGES && !race_failed(x); k++) {
 		first = s->order[k] * s->per;
 		race_sleep_until(t0 + s->at[k]);
 		if (reg_missing(x, first, s->per)) {
@@ -1416,7 +1416,7 @@ static void r4_register_all(struct race *x, struct r4 *s, uint64_t t0)
 			return;
 		}
 		s->first[k] = snapshot_seen(x, first, s->per);
-		r4_note_collapsed(s, k);
+		kh_note_collapsed(s, k);
 		s->registered_first += s->first[k];
 		tally(&x->out, s->first[k] ? "registered-first" :
 			       "collapsed-before-registration");
@@ -1427,17 +1427,17 @@ static void r4_register_all(struct race *x, struct r4 *s, uint64_t t0)
  * The windows of the batch (above). A range khugepaged collapsed before its
  * registration tests nothing: it had no hole left to protect.
  */
-static unsigned int r4_windows(const struct r4 *s)
+static unsigned int kh_windows(const struct kh_race *s)
 {
 	unsigned int k, i, n = 0;
 	bool before, after;
 	int at;
 
-	for (k = 0; k < R4_RANGES; k++) {
+	for (k = 0; k < KH_RANGES; k++) {
 		if (!s->first[k])
 			continue;
 		before = after = false;
-		for (i = 0; i < R4_RANGES; i++) {
+		for (i = 0; i < KH_RANGES; i++) {
 			at = s->collapsed_at[i];
 			if (i == s->order[k] || at < 0)
 				continue;
@@ -1454,38 +1454,38 @@ static unsigned int r4_windows(const struct r4 *s)
  * khugepaged lost every race of the batch, narrower when it won them all
  * (khugepaged's pace moves with the machine's load).
  */
-static void r4_adapt(struct r4 *s)
+static void kh_adapt(struct kh_race *s)
 {
 	unsigned long first = s->registered_first - s->first_before;
 
-	if (first == R4_RANGES)
+	if (first == KH_RANGES)
 		s->span_ns += s->span_ns / 2;
 	else if (!first && s->span_ns > 2000000)
 		s->span_ns -= s->span_ns / 4;
 	s->first_before = s->registered_first;
 }
 
-static void r4_batch(struct race *x, struct team *t, struct r4 *s)
+static void kh_batch(struct race *x, struct team *t, struct kh_race *s)
 {
-	if (!reset_ranges(x, R4_HOLES))
+	if (!reset_ranges(x, KH_HOLES))
 		return;
-	r4_plan(x, s);
+	kh_plan(x, s);
 	if (madvise(x->r.addr, x->r.size, MADV_HUGEPAGE)) {
 		race_fail(x, "MADV_HUGEPAGE: %s", strerror(errno));
 		return;
 	}
-	r4_register_all(x, s, race_now_ns());
-	r4_adapt(s);
+	kh_register_all(x, s, race_now_ns());
+	kh_adapt(s);
 	/*
 	 * khugepaged had its full scans after the last registration, or the
 	 * batch is inconclusive (the invariant is still checked below).
 	 */
-	if (!thp_wait_full_scans(R4_SCANS, R4_SCAN_WAIT_MS)) {
+	if (!thp_wait_full_scans(KH_SCANS, KH_SCAN_WAIT_MS)) {
 		s->slow_scans++;
 		x->inconclusive++;
 	} else if (!mem_missing(&x->r, x->missing)) {
-		r4_note_collapsed(s, R4_RANGES);
-		x->windows += r4_windows(s);
+		kh_note_collapsed(s, KH_RANGES);
+		x->windows += kh_windows(s);
 	}
 	handler_mark(x);
 	if (race_failed(x) || !team_round(t))
@@ -1496,47 +1496,47 @@ static void r4_batch(struct race *x, struct team *t, struct r4 *s)
 	verify_data(x, 0, x->npages);
 }
 
-static void run_khugepaged_vs_reg(struct race *x, struct r4 *s)
+static void run_khugepaged_vs_reg(struct race *x, struct kh_race *s)
 {
 	struct team t = { 0 };
 	uint64_t control;
 
 	if (!start_handler(x))
 		return;
-	control = khugepaged_control(x, R4_HOLES, R4_CONTROL_MS);
+	control = khugepaged_control(x, KH_HOLES, KH_CONTROL_MS);
 	if (!control)
 		return;
 	s->span_ns = control * 5 / 4 + 1;
 	diag("khugepaged collapsed %d unregistered ranges in %" PRIu64 " ms",
-	     R4_RANGES, control / 1000000);
-	team_add(&t, "toucher", r4_toucher);
+	     KH_RANGES, control / 1000000);
+	team_add(&t, "toucher", kh_toucher);
 	race_start(x, KHUGEPAGED_BUDGET_X, 0);
 	if (race_team_start(x, &t, s))
 		while (race_next(x))
-			r4_batch(x, &t, s);
+			kh_batch(x, &t, s);
 	race_team_stop(x, &t);
 }
 
 TEST_F_TIMEOUT(race_khugepaged, khugepaged_vs_reg, RACE_TIMEOUT_S(KHUGEPAGED_BUDGET_X))
 {
 	struct race *x = &self->x;
-	struct r4 s = { .x = x, .per = x->r.pmd_size / x->ps };
+	struct kh_race s = { .x = x, .per = x->r.pmd_size / x->ps };
 
 	thp_khugepaged_fast();
 	ASSERT_NE(NULL, thp_khugepaged_enroll(x->r.pmd_size));
 	run_khugepaged_vs_reg(x, &s);
 	diag("%s: %lu ranges registered before khugepaged got to them, %lu batches waited the full %d ms for khugepaged's scans",
 	     _metadata->name, s.registered_first, s.slow_scans,
-	     R4_SCAN_WAIT_MS);
+	     KH_SCAN_WAIT_MS);
 	race_verdict(_metadata, x,
 		     "khugepaged collapsed a range before its registration");
 }
 
-/* ---- make bench: races 1 and 2 ---------------------------------------- */
+/* ---- make bench: reg_vs_collapse and fill_vs_collapse ------------------ */
 
 static void bench_reg_vs_collapse(struct race *x)
 {
-	run_reg_vs_collapse(x, &(struct r1){ 0 }, 0);
+	run_reg_vs_collapse(x, &(struct reg_race){ 0 }, 0);
 }
 
 static const struct bench_race bench_races[] = {
@@ -1544,7 +1544,7 @@ static const struct bench_race bench_races[] = {
 	{ "race2", run_fill_vs_collapse },
 };
 
-/* ---- main --------------------------------------------------------------- */
+/* ---- main -------------------------------------------------------------- */
 
 int main(int argc, char **argv)
 {

@@ -117,7 +117,7 @@ static bool race_control(struct race *x, size_t holes)
  * iteration sets up its own (call_setup()). The second shortest of six
  * calls, the first untimed: the first huge pages of a fresh machine (or
  * VM) come slowly, and a moment drawn past the calls never races them.
- * Race 1 then follows the length of its own calls (r1_track()).
+ * reg_vs_collapse then follows the length of its own calls (reg_track()).
  */
 bool calibrate(struct race *x, bool registered, size_t holes)
 {

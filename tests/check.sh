@@ -320,8 +320,9 @@ compare()
 	return $rc
 }
 
-# The whole suite on the host, races included (race 4 sets khugepaged's
-# knobs and shmem_enabled): every result as expected, knobs as before.
+# The whole suite on the host, races included (khugepaged_vs_reg sets
+# khugepaged's knobs and shmem_enabled): every result as expected, knobs as
+# before.
 check_host()
 {
 	local status=0 rc=0
