@@ -427,6 +427,13 @@ out:
 	return ret;
 }
 
+/* What every shmem type has in common. */
+#define SHMEM_OPS							\
+	.page_cache = true,						\
+	.mthp_knob = "shmem_enabled",					\
+	.wp_features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM,			\
+	.punch_advice = MADV_REMOVE
+
 const struct mem_ops mem_types[] = {
 	[MEM_ANON] = {
 		.name = "anon",
@@ -438,38 +445,29 @@ const struct mem_ops mem_types[] = {
 		.missing = missing_by_pagemap,
 	},
 	[MEM_MEMFD] = {
+		SHMEM_OPS,
 		.name = "memfd",
-		.page_cache = true,
 		.file = true,
 		.missing_how = "SEEK_DATA/SEEK_HOLE",
-		.mthp_knob = "shmem_enabled",
-		.wp_features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
-		.punch_advice = MADV_REMOVE,
 		.mmap_flags = MAP_SHARED,
 		.open = open_memfd,
 		.missing = missing_by_seek,
 		.map_at = map_file_at,
 	},
 	[MEM_SHARED_ANON] = {
+		SHMEM_OPS,
 		.name = "shared-anon",
-		.page_cache = true,
 		.missing_how = "mincore()",
-		.mthp_knob = "shmem_enabled",
-		.wp_features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
-		.punch_advice = MADV_REMOVE,
 		.mmap_flags = MAP_SHARED | MAP_ANONYMOUS,
 		.open = open_none,
 		.missing = missing_by_mincore,
 		.map_at = map_alias_at,
 	},
 	[MEM_TMPFS] = {
+		SHMEM_OPS,
 		.name = "tmpfs-file",
-		.page_cache = true,
 		.file = true,
 		.missing_how = "SEEK_DATA/SEEK_HOLE",
-		.mthp_knob = "shmem_enabled",
-		.wp_features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
-		.punch_advice = MADV_REMOVE,
 		.mmap_flags = MAP_SHARED,
 		.open = open_tmpfs,
 		.missing = missing_by_seek,
