@@ -32,9 +32,9 @@
  * such EINVALs fail the race. The races keep the numbers the README uses.
  *
  * Each race first runs its positive control: its collapse, set up as an
- * iteration but with no userfaultfd, must succeed (khugepaged_vs_reg: khugepaged must
- * collapse unregistered ranges), else the race SKIPs with that reason. A
- * set-up error fails the race.
+ * iteration but with no userfaultfd, must succeed (khugepaged_vs_reg:
+ * khugepaged must collapse unregistered ranges), else the race SKIPs with
+ * that reason. A set-up error fails the race.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -60,10 +60,12 @@
 #include "mem.h"
 #include "node.h"
 #include "pattern.h"
+#include "pin_spans.h"
 #include "race.h"
 #include "race_bench.h"
 #include "race_calls.h"
 #include "race_ctx.h"
+#include "race_fixture.h"
 #include "race_opts.h"
 #include "race_pages.h"
 #include "race_uffd.h"
@@ -97,74 +99,27 @@ static struct race_opts opt = { .stress = 1, .budget_ms = DEFAULT_BUDGET_MS };
 
 #define RACE_NODE 1	/* race_numa's memory; the collapser runs on node 0 */
 
-/*
- * @npmd PMDs of @type for the test, bound to NUMA @node unless it is
- * negative (needing that many nodes); a SKIP's reason, or NULL (a set-up
- * error fails the test here).
- */
-static const char *test_setup(struct __test_metadata *_metadata,
-			      struct race *x, enum mem_type type, size_t npmd,
-			      int node)
-{
-	char stream[128];
-	const char *why = node < 0 ? NULL : node_probe(node + 1);
-
-	if (why)
-		return why;
-	snprintf(stream, sizeof(stream), "%s.%s", mem_type_name(type),
-		 _metadata->name);
-	diag("%s: seed %" PRIu64 " (replay with --seed %" PRIu64 ")",
-	     stream, opt.seed, opt.seed);
-	why = race_init(x, &opt, type, npmd, node, stream);
-	if (!why)
-		ASSERT_EQ(0, x->sh->failed) TH_LOG("%s", x->sh->why);
-	return why;
-}
-
-/*
- * The races' fixtures differ only in these: a race over @npmd PMDs of the
- * variant's memory type, on NUMA @node unless it is negative; @undo, then
- * race_fini(), however the test ended. Their names (race, race_khugepaged,
- * race_shmem, race_numa) are the ones users filter on.
- */
-#define RACE_FIXTURE(name, npmd, node, undo)				\
-	FIXTURE(name) {							\
-		struct race x;						\
-	};								\
-	FIXTURE_VARIANT(name) {						\
-		enum mem_type type;					\
-	};								\
-	FIXTURE_SETUP(name)						\
-	{								\
-		SKIP_IF(test_setup(_metadata, &self->x, variant->type,	\
-				   npmd, node));			\
-	}								\
-	FIXTURE_TEARDOWN(name)						\
-	{								\
-		undo;							\
-		race_fini(&self->x);					\
-	}
-
-RACE_FIXTURE(race, 1, -1, (void)0)
+/* Users filter on their names: race, race_khugepaged, race_shmem, race_numa. */
+RACE_FIXTURE(race, &opt, 1, -1, (void)0)
 ADD_TYPE(race, anon, MEM_ANON);
 ADD_SHMEM_TYPES(race, ADD_TYPE);
 
 /* khugepaged's knobs back as they were, however the test ended. */
-RACE_FIXTURE(race_khugepaged, KH_RANGES, -1, thp_khugepaged_fast_undo())
+RACE_FIXTURE(race_khugepaged, &opt, KH_RANGES, -1, thp_khugepaged_fast_undo())
 ADD_TYPE(race_khugepaged, anon, MEM_ANON);
 ADD_SHMEM_TYPES(race_khugepaged, ADD_TYPE);
 
-RACE_FIXTURE(race_shmem, 1, -1, (void)0)
+RACE_FIXTURE(race_shmem, &opt, 1, -1, (void)0)
 ADD_SHMEM_TYPES(race_shmem, ADD_TYPE);
 
-RACE_FIXTURE(race_numa, 1, RACE_NODE, (void)0)
+RACE_FIXTURE(race_numa, &opt, 1, RACE_NODE, (void)0)
 ADD_TYPE(race_numa, anon, MEM_ANON);
 ADD_SHMEM_TYPES(race_numa, ADD_TYPE);
 
 /*
  * Each race's section ends with its tests, in the order -l lists them
- * (within a fixture, the order of the TEST_F()s): observer_vs_failed_collapse, race_shmem's
- * first test, before reg_vs_collapse and its variants.
+ * (within a fixture, the order of the TEST_F()s): observer_vs_failed_collapse,
+ * race_shmem's first test, before reg_vs_collapse and its variants.
  */
 
 /* ---- observer_vs_failed_collapse --------------------------------------- */
@@ -252,7 +207,8 @@ static void obs_check_map(struct obs_race *s, bool in_flight)
  * it counted before its final check and uncharges them on rollback.
  * Anything between is a range seen half collapsed.
  */
-static void obs_check_stat(struct obs_race *s, const struct stat *st, bool in_flight)
+static void obs_check_stat(struct obs_race *s, const struct stat *st,
+			   bool in_flight)
 {
 	struct race *x = s->x;
 	long long present = 0, f0 = 0, f1 = 0, b;
@@ -537,12 +493,8 @@ struct reg_race {
 	bool touch_late;	/* touch once the collapser is done */
 	int collapsed;		/* the collapser is done */
 	struct calls calls;
-	/* reg_vs_collapse_uring_pins: a pinner, and its plan and spans */
-	struct uring_pin *pinner;
-	size_t pin_page;
-	uint64_t pin_delay_ns, pin_hold_ns, pin_gap_ns;
-	struct calls pins;	/* while a buffer pinned pin_page */
-	unsigned long pinned_calls;
+	/* reg_vs_collapse_uring_pins: a page pinned in spans */
+	struct pin_spans pin;
 	/* other_process_reg_vs_collapse: the registrar is another process */
 	bool other_process;
 	/* reg_vs_collapse_across_nodes: the team's nodes, where the roles ran */
@@ -569,7 +521,7 @@ static void reg_collapser(void *arg, struct role *role)
 		s->col_node = node_here();
 	role_set(role, "in MADV_COLLAPSE", -1);
 	collapse_until(s->x, &s->calls, &s->reg_ns, &s->collapsed,
-		       s->pinner);
+		       s->pin.pinner);
 }
 
 /*
@@ -619,84 +571,12 @@ static bool reg_registrar_setup(void *arg)
 	return race_own_view(s->x);
 }
 
-/*
- * Register a present page as an io_uring buffer (a FOLL_LONGTERM pin),
- * hold it, let go, and again until the collapser is done; each span the
- * page was surely pinned for is recorded. The unregistration waits for the
- * ring's references to go (an RCU grace period: milliseconds in a VM), so
- * the gap after it is at least as long as the whole pin took: the page is
- * free at least half of the time.
- */
+/* Pin a present page in spans until the collapser is done (pin_spans.h). */
 static void reg_pinner(void *arg, struct role *role)
 {
 	struct reg_race *s = arg;
-	struct race *x = s->x;
-	uint64_t t0, from, end = race_now_ns() + STUCK_MS / 2 * 1000000ULL;
-	int ret;
 
-	race_spin_ns(s->pin_delay_ns);
-	while (!__atomic_load_n(&s->collapsed, __ATOMIC_ACQUIRE)) {
-		if (race_now_ns() > end) {
-			race_fail(x, "MADV_COLLAPSE did not return within %d ms",
-				  STUCK_MS / 2);
-			return;
-		}
-		role_set(role, "registering an io_uring buffer", s->pin_page);
-		t0 = race_now_ns();
-		ret = uring_pin_buffer(s->pinner, page_addr(x, s->pin_page),
-				       x->ps);
-		if (ret) {
-			race_fail(x, "io_uring_register_buffers() over page %zu: %s",
-				  s->pin_page, strerror(-ret));
-			return;
-		}
-		from = race_now_ns();
-		race_spin_until(from + s->pin_hold_ns, role->crowded);
-		calls_add(&s->pins, from, race_now_ns(), 0);
-		role_set(role, "unregistering an io_uring buffer", s->pin_page);
-		uring_unpin_buffer(s->pinner);
-		from = race_now_ns();	/* the gap: the pin's length, and more */
-		race_spin_until(from + (from - t0) + s->pin_gap_ns, role->crowded);
-	}
-}
-
-/*
- * Which present page is pinned, when, for how long: drawn by the main
- * thread. Pinned about a third of the time, so that collapses still succeed
- * and registrations still race them.
- */
-static void reg_plan_pins(struct race *x, struct reg_race *s)
-{
-	memset(&s->pins, 0, sizeof(s->pins));
-	if (!s->pinner)
-		return;
-	s->pin_page = random_page(x, false);
-	s->pin_delay_ns = race_rng_below(&x->rng, x->call_ns / 2 + 1);
-	s->pin_hold_ns = race_rng_below(&x->rng, x->call_ns / 2 + 1);
-	s->pin_gap_ns = race_rng_below(&x->rng, x->call_ns + 1);
-}
-
-/*
- * A collapse cannot succeed while a page of the range is pinned all along
- * (it would leave the pin holder on a page no longer mapped): a success
- * inside a pin span is a failure; any call inside one counts.
- */
-static void reg_check_pins(struct race *x, struct reg_race *s)
-{
-	const struct call *c, *p;
-	unsigned int i, j;
-
-	for (i = 0; i < s->calls.n; i++)
-		for (j = 0, c = &s->calls.c[i]; j < s->pins.n; j++) {
-			p = &s->pins.c[j];
-			if (p->start > c->start || c->end > p->end)
-				continue;
-			s->pinned_calls++;
-			if (!c->ret)
-				race_fail(x, "MADV_COLLAPSE succeeded while an io_uring buffer pinned page %zu for the whole call",
-					  s->pin_page);
-			break;
-		}
+	pin_spans_run(s->x, &s->pin, &s->collapsed, role);
 }
 
 /*
@@ -744,7 +624,8 @@ static bool reg_window(struct reg_race *s, const struct call *raced)
 		return reg_in_gap(s, raced);
 	if (!raced)
 		return false;
-	if (s->pinner && !calls_overlap(&s->pins, raced->start, raced->end))
+	if (s->pin.pinner &&
+	    !calls_overlap(&s->pin.spans, raced->start, raced->end))
 		return false;
 	return !s->nodes || apart;
 }
@@ -791,14 +672,14 @@ static void reg_iteration(struct race *x, struct team *t, struct reg_race *s)
 	s->collapsed = 0;
 	s->col_node = s->reg_node = -1;
 	calls_init(&s->calls, !x->r.ops->page_cache);
-	reg_plan_pins(x, s);
+	pin_spans_plan(x, &s->pin);
 	if (!team_round(t))
 		return;
 	x->windows += reg_window(s, reg_outcome(x, &s->calls, s->reg_ns,
 					       s->other_process ?
 					       "the other process's" : "the"));
-	if (s->pinner)
-		reg_check_pins(x, s);
+	if (s->pin.pinner)
+		pin_spans_check(x, &s->pin, &s->calls);
 	reg_track(x, s);
 	unreg(x, 0, x->npages);
 	expect_collapsed_unseen(x, 0, x->npages);
@@ -837,10 +718,10 @@ static bool reg_crowd(struct race *x, struct reg_race *s)
 }
 
 /*
- * reg_vs_collapse (and its variants): @s->pinner set adds a thread pinning pages
- * through io_uring; @s->other_process makes the registrar another process
- * (@s then in MAP_SHARED memory); @nodes binds the roles to different NUMA
- * nodes.
+ * reg_vs_collapse (and its variants): @s->pin.pinner set adds a thread
+ * pinning pages through io_uring; @s->other_process makes the registrar
+ * another process (@s then in MAP_SHARED memory); @nodes binds the roles to
+ * different NUMA nodes.
  */
 static void run_reg_vs_collapse(struct race *x, struct reg_race *s,
 				unsigned int nodes)
@@ -859,7 +740,7 @@ static void run_reg_vs_collapse(struct race *x, struct reg_race *s,
 				 reg_registrar_setup);
 	else
 		team_add(&t, "registrar", reg_registrar);
-	if (s->pinner)
+	if (s->pin.pinner)
 		team_add(&t, "pinner", reg_pinner);
 	if (!race_team_start(x, &t, s))
 		return;
@@ -896,20 +777,20 @@ TEST_F_TIMEOUT(race, reg_vs_collapse_uring_pins, RACE_TIMEOUT_S(1))
 	int ret;
 
 	SKIP_IF(uring_probe());
-	s.pinner = uring_pinner();
-	ASSERT_NE(NULL, s.pinner) TH_LOG("io_uring_queue_init() failed");
-	ret = uring_pin_buffer(s.pinner, x->r.addr, x->ps);
+	s.pin.pinner = uring_pinner();
+	ASSERT_NE(NULL, s.pin.pinner) TH_LOG("io_uring_queue_init() failed");
+	ret = uring_pin_buffer(s.pin.pinner, x->r.addr, x->ps);
 	if (ret) {
-		uring_pinner_free(s.pinner);
+		uring_pinner_free(s.pin.pinner);
 		SKIP(return, "io_uring cannot register buffers over %s: %s",
 		     mem_type_name(x->r.type), strerror(-ret));
 	}
-	uring_unpin_buffer(s.pinner);
+	uring_unpin_buffer(s.pin.pinner);
 	run_reg_vs_collapse(x, &s, 0);
 	diag("%s: %lu MADV_COLLAPSE calls ran wholly while a page was pinned",
-	     _metadata->name, s.pinned_calls);
+	     _metadata->name, s.pin.pinned_calls);
 	if (!x->leak)
-		uring_pinner_free(s.pinner);
+		uring_pinner_free(s.pin.pinner);
 	race_verdict(_metadata, x,
 		     "registration returned during a MADV_COLLAPSE call while a buffer pinned a page");
 }
@@ -927,7 +808,7 @@ TEST_F_TIMEOUT(race_shmem, other_process_reg_vs_collapse, RACE_TIMEOUT_S(1))
 {
 	/* what the registrar's process reads and writes each round */
 	struct reg_race *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
-			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	ASSERT_NE(MAP_FAILED, s);
 	s->other_process = true;

@@ -279,3 +279,18 @@ void race_report(struct race *x, const char *test)
 		     test, x->refusals);
 	diag("%s: outcomes:%s", test, outs);
 }
+
+const char *race_test_init(struct race *x, const struct race_opts *opt,
+			   enum mem_type type, size_t npmd, int node,
+			   const char *test)
+{
+	const char *why = node < 0 ? NULL : node_probe(node + 1);
+	char stream[128];
+
+	if (why)
+		return why;
+	snprintf(stream, sizeof(stream), "%s.%s", mem_type_name(type), test);
+	diag("%s: seed %" PRIu64 " (replay with --seed %" PRIu64 ")",
+	     stream, opt->seed, opt->seed);
+	return race_init(x, opt, type, npmd, node, stream);
+}

@@ -134,6 +134,14 @@ void race_start(struct race *x, unsigned int times, unsigned long min_iters);
 const char *race_init(struct race *x, const struct race_opts *opt,
 		      enum mem_type type, size_t npmd, int node,
 		      const char *stream);
+/*
+ * The same for the test @test: its stream is "<type>.<test>", its seed is
+ * printed, and a @node that is not negative needs @node + 1 NUMA nodes
+ * (else that is the reason returned).
+ */
+const char *race_test_init(struct race *x, const struct race_opts *opt,
+			   enum mem_type type, size_t npmd, int node,
+			   const char *test);
 /* Free what race_init() made; nothing if a thread may still use it. */
 void race_fini(struct race *x);
 /* One more iteration, while the budget lasts and nothing failed. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * A registration racing MADV_COLLAPSE calls (races 1 and 5 and their
+ * A registration racing MADV_COLLAPSE calls (reg_vs_collapse and its
  * variants): the collapser's loop, the call the registration returned
  * during, whether it put the guarantee to the test, what the calls may
  * answer, and the running length of a call the moments are drawn from.
