@@ -405,6 +405,29 @@ TEST_F_TIMEOUT(collapse, missing_holes_ebusy, CTX_TIMEOUT_S)
 }
 
 /*
+ * No refusal outlives its registration: refused under MODE_MISSING, half the
+ * holes then faulted in by the handler, unregistered: the range, with the
+ * other holes still missing, collapses. khugepaged retries a range on each
+ * scan (khugepaged_scan_mm_slot()); nothing may remember the refusal.
+ */
+TEST_F_TIMEOUT(collapse, refused_then_unregistered_collapses, CTX_TIMEOUT_S)
+{
+	struct scenario *s = &self->s;
+
+	SKIP_IF(collapse_control(_metadata, &self->s));
+	populate(_metadata, s);
+	register_missing(_metadata, s);
+	assert_precondition(_metadata, s);
+	expect_refused(_metadata, s, EBUSY);
+	expect_hole_events(_metadata, s, s->r.addr, 0, s->npages, 2);
+	ASSERT_EQ(0, uffd_unregister(s->uffd, s->r.addr, s->r.size));
+	EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size))
+		TH_LOG("the range is still refused after its unregistration");
+	EXPECT_EQ((long)s->r.size, thp_pmd_mapped(s->r.addr));
+	EXPECT_EQ(-1, mem_verify_fill(&s->r, s->hole));
+}
+
+/*
  * MODE_MISSING over a range never touched: every page missing, no page
  * table, no page cache. Nothing may be filled. Anon's scan stops at the
  * missing page table (find_pmd_or_thp_or_none(): SCAN_PMD_NULL), shmem's
@@ -1270,97 +1293,6 @@ TEST_F_TIMEOUT(partial, missing_wp_registered_ebusy, CTX_TIMEOUT_S)
 TEST_F_TIMEOUT(partial, missing_minor_registered_ebusy, CTX_TIMEOUT_S)
 {
 	combined_mode(_metadata, &self->s, UFFDIO_REGISTER_MODE_MINOR);
-}
-
-/* khugepaged collapses @r's range within KHUGEPAGED_WAIT_MS. */
-static bool khugepaged_collapses(struct region *r)
-{
-	return thp_wait_pmd_mapped(r->addr, r->size, KHUGEPAGED_WAIT_MS);
-}
-
-static const char *khugepaged_control(struct scenario *ctl, enum mem_type type)
-{
-	static char why[160];
-
-	if (khugepaged_collapses(&ctl->r))
-		return NULL;
-	snprintf(why, sizeof(why),
-		 "control: khugepaged did not collapse an unregistered %s range with holes in %d ms",
-		 mem_type_name(type), KHUGEPAGED_WAIT_MS);
-	return why;
-}
-
-/*
- * khugepaged, MODE_MISSING with holes: two full scans after it collapsed a
- * like range without userfaultfd (the control), the registered range is
- * still not collapsed and its holes raise their events; once unregistered,
- * khugepaged collapses it (no stale refusal).
- */
-FIXTURE(khugepaged) {
-	struct scenario s;
-};
-
-FIXTURE_VARIANT(khugepaged) {
-	enum mem_type type;
-};
-
-ADD_TYPE(khugepaged, anon, MEM_ANON);
-ADD_SHMEM_TYPES(khugepaged, ADD_TYPE);
-
-FIXTURE_SETUP(khugepaged)
-{
-	SKIP_IF(scenario_init(_metadata, &self->s, variant->type, CTX_MADVISE, 1));
-	make_holes(&self->s, 0);
-}
-
-FIXTURE_TEARDOWN(khugepaged)
-{
-	scenario_fini(&self->s);
-}
-
-TEST_F_TIMEOUT(khugepaged, missing_holes_kept, 120)
-{
-	struct scenario *s = &self->s, ctl;
-
-	SKIP_IF(scenario_init(_metadata, &ctl, variant->type, CTX_MADVISE, 1));
-	ASSERT_NE(NULL, thp_khugepaged_enroll(s->r.pmd_size));
-	make_holes(&ctl, 0);
-	populate(_metadata, &ctl);
-	populate(_metadata, s);
-	register_missing(_metadata, s);
-	ASSERT_EQ(0, madvise(s->r.addr, s->r.size, MADV_HUGEPAGE));
-	ASSERT_EQ(0, madvise(ctl.r.addr, ctl.r.size, MADV_HUGEPAGE));
-	assert_precondition(_metadata, s);
-	SKIP_IF(khugepaged_control(&ctl, variant->type));
-	ASSERT_TRUE(thp_wait_full_scans(2, KHUGEPAGED_WAIT_MS));
-	EXPECT_EQ(0, thp_pmd_mapped(s->r.addr));
-	expect_holes_kept(_metadata, s);
-	expect_hole_events(_metadata, s, s->r.addr, 0, s->npages, 2);
-	ASSERT_EQ(0, uffd_unregister(s->uffd, s->r.addr, s->r.size));
-	EXPECT_TRUE(khugepaged_collapses(&s->r))
-		TH_LOG("khugepaged still refuses the range after unregister");
-	scenario_fini(&ctl);
-}
-
-/*
- * khugepaged, no userfaultfd, holes within max_ptes_none (the suite sets
- * 511): khugepaged collapses the range, keeping the data (refusing it,
- * as hpage_collapse_scan_file() would if it counted holes against 0, is
- * too strict). The khugepaged tests' control, as a test of its own.
- */
-TEST_F_TIMEOUT(khugepaged, unregistered_holes_collapse, 120)
-{
-	struct scenario *s = &self->s;
-
-	SKIP_IF(mem_khugepaged_why_not(&s->r));
-	ASSERT_NE(NULL, thp_khugepaged_enroll(s->r.pmd_size));
-	populate(_metadata, s);	/* asserts the precondition */
-	/* the act: from here on khugepaged may collapse it at any moment */
-	ASSERT_EQ(0, madvise(s->r.addr, s->r.size, MADV_HUGEPAGE));
-	ASSERT_TRUE(khugepaged_collapses(&s->r))
-		TH_LOG("khugepaged did not collapse an unregistered %s range with holes in %d ms",
-		       mem_type_name(variant->type), KHUGEPAGED_WAIT_MS);
-	EXPECT_EQ(-1, mem_verify_fill(&s->r, s->hole));
 }
 
 FIXTURE(numa) {

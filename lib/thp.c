@@ -384,19 +384,6 @@ bool thp_wait_full_scans(long nr, int timeout_ms)
 	return false;
 }
 
-bool thp_wait_pmd_mapped(const void *addr, long bytes, int timeout_ms)
-{
-	int waited;
-
-	for (waited = 0; waited < timeout_ms; waited += 10) {
-		(void)*(const volatile char *)addr;
-		if (thp_pmd_mapped(addr) >= bytes)
-			return true;
-		sleep_ms(10);
-	}
-	return false;
-}
-
 /*
  * Touch, in each PMD of [@addr, @addr + @len), the first page resident
  * in memory or in the page cache (mincore()): never a missing page, whose

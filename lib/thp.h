@@ -42,14 +42,6 @@ void thp_mthp_set(const char *name, const char *value);
 long thp_pmd_mapped(const void *addr);
 
 /*
- * Wait until the VMA holding @addr has @bytes PMD-mapped; false on timeout.
- * Reads *@addr on each try: khugepaged collapses a file range in the page
- * cache and retracts the page table, and only a fault maps the huge page.
- * So *@addr must be a present page.
- */
-bool thp_wait_pmd_mapped(const void *addr, long bytes, int timeout_ms);
-
-/*
  * khugepaged scans only processes registered with it, and a process whose
  * only MADV_HUGEPAGE mapping is shmem may never be: map and touch a small
  * anonymous MADV_HUGEPAGE region (returned, to munmap with @pmd_size * 2).
