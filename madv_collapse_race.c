@@ -174,7 +174,7 @@ static void obs_collapser(void *arg, struct role *role)
 
 	role_set(role, "in MADV_COLLAPSE", -1);
 	__atomic_add_fetch(&s->seq, 1, __ATOMIC_ACQ_REL);
-	s->ret = collapse(s->x->r.addr, s->x->r.size);
+	s->ret = collapse(s->x->w.r.addr, s->x->w.r.size);
 	__atomic_add_fetch(&s->seq, 1, __ATOMIC_ACQ_REL);
 	__atomic_store_n(&s->done, true, __ATOMIC_RELEASE);
 }
@@ -183,12 +183,12 @@ static void obs_collapser(void *arg, struct role *role)
 static void obs_check_map(struct obs_race *s, bool in_flight)
 {
 	struct race *x = s->x;
-	const char *how = x->r.ops->missing_how;
+	const char *how = x->w.r.ops->missing_how;
 	const char *when = in_flight ? "while MADV_COLLAPSE was in flight" :
 				       "with no collapse in flight";
 	size_t p;
 
-	for (p = 0; p < x->npages && !race_failed(x); p++) {
+	for (p = 0; p < x->w.npages && !race_failed(x); p++) {
 		if ((s->before[p] == S_PRESENT || s->before[p] == S_FILLED) &&
 		    s->hole_seen[p])
 			race_fail(x, "present page %zu (offset %#zx) reported as a hole by %s %s",
@@ -214,35 +214,35 @@ static void obs_check_stat(struct obs_race *s, const struct stat *st,
 	long long present = 0, f0 = 0, f1 = 0, b;
 	size_t p;
 
-	for (p = 0; p < x->npages; p++) {
+	for (p = 0; p < x->w.npages; p++) {
 		present += s->before[p] == S_PRESENT;
 		f0 += s->before[p] == S_FILLED;
 		f1 += s->after[p] >= S_FILLING;
 	}
-	if (st->st_size != (off_t)x->r.size) {
+	if (st->st_size != (off_t)x->w.r.size) {
 		race_fail(x, "file size moved: %lld, should be %zu",
-			  (long long)st->st_size, x->r.size);
+			  (long long)st->st_size, x->w.r.size);
 		return;
 	}
 	b = st->st_blocks / s->blocks_per_page;
 	if (b >= present + f0 && b <= present + f1)
 		return;
-	if (in_flight && b >= (long long)x->npages &&
-	    b <= (long long)x->npages + f1) {
+	if (in_flight && b >= (long long)x->w.npages &&
+	    b <= (long long)x->w.npages + f1) {
 		s->charged++;
 		return;
 	}
 	race_fail(x, "st_blocks says %lld pages allocated %s; %lld..%lld are present (or %zu..%lld while a collapse charges its holes)",
 		  b, in_flight ? "while MADV_COLLAPSE was in flight" :
 		  "with no collapse in flight", present + f0, present + f1,
-		  x->npages, x->npages + f1);
+		  x->w.npages, x->w.npages + f1);
 }
 
 static void obs_states(struct obs_race *s, unsigned int *into)
 {
 	size_t p;
 
-	for (p = 0; p < s->x->npages; p++)
+	for (p = 0; p < s->x->w.npages; p++)
 		into[p] = state_get(s, p);
 }
 
@@ -256,8 +256,8 @@ static void obs_pass(struct obs_race *s)
 
 	obs_states(s, s->before);
 	s0 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
-	if (mem_missing(&x->r, s->hole_seen) ||
-	    (x->r.ops->file && fstat(x->r.fd, &st))) {
+	if (mem_missing(&x->w.r, s->hole_seen) ||
+	    (x->w.r.ops->file && fstat(x->w.r.fd, &st))) {
 		race_fail(x, "observer: %s", strerror(errno));
 		return;
 	}
@@ -267,7 +267,7 @@ static void obs_pass(struct obs_race *s)
 	s->passes++;
 	s->inside += s0 == s1 && (s0 & 1);
 	obs_check_map(s, in_flight);
-	if (x->r.ops->file)
+	if (x->w.r.ops->file)
 		obs_check_stat(s, &st, in_flight);
 }
 
@@ -287,7 +287,7 @@ static void obs_fill(struct obs_race *s, struct role *role)
 	struct race *x = s->x;
 
 	state_set(s, s->page, S_FILLING);
-	if (x->r.ops->file) {
+	if (x->w.r.ops->file) {
 		role_set(role, "pwrite() into a hole", s->page);
 		if (fill_page(x, s->page, FILL_PWRITE, x->page_buf))
 			race_fail(x, "pwrite() of page %zu: %s", s->page,
@@ -348,13 +348,13 @@ static void obs_plan(struct race *x, struct obs_race *s)
 {
 	size_t p;
 
-	for (p = 0; p < x->npages; p++)
-		state_set(s, p, x->hole[p] ? S_HOLE : S_PRESENT);
+	for (p = 0; p < x->w.npages; p++)
+		state_set(s, p, x->w.hole[p] ? S_HOLE : S_PRESENT);
 	s->action = race_rng_below(&x->rng, NR_DISTURB);
 	s->page = random_page(x, s->action == D_FILL);
 	s->delay_ns = race_moment(x);
 	s->hold_ns = race_rng_below(&x->rng, x->call_ns / 2 + 1);
-	if (s->action == D_FILL && x->r.ops->file)
+	if (s->action == D_FILL && x->w.r.ops->file)
 		pattern_fill(x->page_buf, x->ps, PATTERN_FILL, s->page);
 	s->seq = 0;
 	s->ret = -1;
@@ -365,7 +365,7 @@ static void obs_plan(struct race *x, struct obs_race *s)
 static void obs_outcome(struct race *x, struct obs_race *s)
 {
 	if (s->action == D_FILL) {
-		x->want[s->page] = x->r.ops->file ? W_FILL : W_UFFD;
+		x->want[s->page] = x->w.r.ops->file ? W_FILL : W_UFFD;
 		x->changed[s->page] = true;
 	}
 	if (round_conclusive(x, 0, s->ret == ENOMEM))
@@ -384,7 +384,7 @@ static void obs_iteration(struct race *x, struct team *t, struct obs_race *s)
 	if (!round_holes(x, OBS_HOLES))
 		return;
 	obs_plan(x, s);
-	if (reg_missing(x, 0, x->npages)) {
+	if (reg_missing(x, 0, x->w.npages)) {
 		race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
 		return;
 	}
@@ -393,17 +393,17 @@ static void obs_iteration(struct race *x, struct team *t, struct obs_race *s)
 		return;
 	obs_outcome(x, s);
 	handler_check(x);
-	unreg(x, 0, x->npages);
-	verify_data(x, 0, x->npages);
+	unreg(x, 0, x->w.npages);
+	verify_data(x, 0, x->w.npages);
 }
 
 static bool obs_alloc(struct race *x, struct obs_race *s)
 {
 	s->x = x;
-	s->state = calloc(x->npages, sizeof(*s->state));
-	s->before = calloc(x->npages, sizeof(*s->before));
-	s->after = calloc(x->npages, sizeof(*s->after));
-	s->hole_seen = calloc(x->npages, sizeof(bool));
+	s->state = calloc(x->w.npages, sizeof(*s->state));
+	s->before = calloc(x->w.npages, sizeof(*s->before));
+	s->after = calloc(x->w.npages, sizeof(*s->after));
+	s->hole_seen = calloc(x->w.npages, sizeof(bool));
 	s->blocks_per_page = x->ps / 512;
 	return s->state && s->before && s->after && s->hole_seen &&
 	       !pipe(s->pipe);
@@ -543,7 +543,7 @@ static void reg_registrar(void *arg, struct role *role)
 		s->reg_node = node_here();
 	role_set(role, "in UFFDIO_REGISTER", -1);
 	t0 = race_now_ns();
-	ret = reg_missing(x, 0, x->npages);
+	ret = reg_missing(x, 0, x->w.npages);
 	race_store_ns(&s->reg_ns, race_now_ns());
 	if (ret) {
 		race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
@@ -551,16 +551,16 @@ static void reg_registrar(void *arg, struct role *role)
 	}
 	s->reg_cost_ns = race_load_ns(&s->reg_ns) - t0;
 	role_set(role, "reading which pages are missing", -1);
-	snapshot_seen(x, 0, x->npages);
+	snapshot_seen(x, 0, x->w.npages);
 	s->look_ns = race_now_ns() - race_load_ns(&s->reg_ns);
 	role_set(role, "waiting for the collapser", -1);
 	if (s->touch_late && !race_wait_flag(&s->collapsed, STUCK_MS / 2))
 		race_fail(x, "MADV_COLLAPSE did not return within %d ms",
 			  STUCK_MS / 2);
-	touch_seen(x, 0, x->npages, role);
+	touch_seen(x, 0, x->w.npages, role);
 	handler_check(x);
 	if (s->other_process)
-		unreg(x, 0, x->npages);
+		unreg(x, 0, x->w.npages);
 }
 
 /* The registrar's process: the file through a mapping of its own. */
@@ -671,7 +671,7 @@ static void reg_iteration(struct race *x, struct team *t, struct reg_race *s)
 	s->reg_ns = 0;
 	s->collapsed = 0;
 	s->col_node = s->reg_node = -1;
-	calls_init(&s->calls, !x->r.ops->page_cache);
+	calls_init(&s->calls, !x->w.r.ops->page_cache);
 	pin_spans_plan(x, &s->pin);
 	if (!team_round(t))
 		return;
@@ -681,9 +681,9 @@ static void reg_iteration(struct race *x, struct team *t, struct reg_race *s)
 	if (s->pin.pinner)
 		pin_spans_check(x, &s->pin, &s->calls);
 	reg_track(x, s);
-	unreg(x, 0, x->npages);
-	expect_collapsed_unseen(x, 0, x->npages);
-	verify_data(x, 0, x->npages);
+	unreg(x, 0, x->w.npages);
+	expect_collapsed_unseen(x, 0, x->w.npages);
+	verify_data(x, 0, x->w.npages);
 }
 
 /*
@@ -697,7 +697,7 @@ static bool reg_crowd(struct race *x, struct reg_race *s)
 	uint64_t first, last;
 	const char *why;
 
-	why = crowd_create(&s->crowd, &x->r, x->npages - 1, REG_CROWD);
+	why = crowd_create(&s->crowd, &x->w.r, x->w.npages - 1, REG_CROWD);
 	if (why || !s->crowd.n) {
 		race_fail(x, "set-up: %s", why ? why : "vm.max_map_count leaves no room for more mappings");
 		return false;
@@ -732,7 +732,7 @@ static void run_reg_vs_collapse(struct race *x, struct reg_race *s,
 	s->nodes = nodes;
 	if (!start_handler(x) || (s->crowd_wanted && !reg_crowd(x, s)))
 		return;
-	if (!calibrate(x, x->r.ops->page_cache, REG_HOLES))
+	if (!calibrate(x, x->w.r.ops->page_cache, REG_HOLES))
 		return;
 	team_lead(&t, "collapser", reg_collapser);
 	if (s->other_process)
@@ -779,11 +779,11 @@ TEST_F_TIMEOUT(race, reg_vs_collapse_uring_pins, RACE_TIMEOUT_S(1))
 	SKIP_IF(uring_probe());
 	s.pin.pinner = uring_pinner();
 	ASSERT_NE(NULL, s.pin.pinner) TH_LOG("io_uring_queue_init() failed");
-	ret = uring_pin_buffer(s.pin.pinner, x->r.addr, x->ps);
+	ret = uring_pin_buffer(s.pin.pinner, x->w.r.addr, x->ps);
 	if (ret) {
 		uring_pinner_free(s.pin.pinner);
 		SKIP(return, "io_uring cannot register buffers over %s: %s",
-		     mem_type_name(x->r.type), strerror(-ret));
+		     mem_type_name(x->w.r.type), strerror(-ret));
 	}
 	uring_unpin_buffer(s.pin.pinner);
 	run_reg_vs_collapse(x, &s, 0);
@@ -856,7 +856,7 @@ static void fill_collapser(void *arg, struct role *role)
 	struct fill_race *s = arg;
 
 	role_set(role, "in MADV_COLLAPSE", -1);
-	calls_do(&s->calls, s->x->r.addr, s->x->r.size);
+	calls_do(&s->calls, s->x->w.r.addr, s->x->w.r.size);
 }
 
 static void fill_writer(void *arg, struct role *role)
@@ -884,15 +884,15 @@ static size_t free_hole(struct race *x)
 	size_t p;
 
 	do {
-		p = race_rng_below(&x->rng, x->npages);
-	} while (!x->hole[p] || x->seen[p]);
+		p = race_rng_below(&x->rng, x->w.npages);
+	} while (!x->w.hole[p] || x->seen[p]);
 	x->seen[p] = true;	/* here: taken by a writer */
 	return p;
 }
 
 static void fill_plan(struct race *x, struct fill_race *s)
 {
-	int nhow = x->r.ops->file ? NR_FILL_HOW : 1;
+	int nhow = x->w.r.ops->file ? NR_FILL_HOW : 1;
 	struct fill_job *j, tmp;
 	int w, k;
 
@@ -932,8 +932,8 @@ static void fill_outcome(struct race *x, struct fill_race *s)
 	size_t p;
 	int w, k;
 
-	for (p = 0; p < x->npages; p++)
-		if (x->hole[p])
+	for (p = 0; p < x->w.npages; p++)
+		if (x->w.hole[p])
 			x->want[p] = untouched;
 	for (w = 0; w < FILL_WRITERS; w++)
 		for (k = 0; k < FILL_PER_WRITER; k++) {
@@ -962,7 +962,7 @@ static void fill_check_range(struct race *x, struct fill_race *s)
 {
 	const struct call *c = calls_last(&s->calls);
 	long long present = 0, size, blocks;
-	long mapped = thp_pmd_mapped(x->r.addr);
+	long mapped = thp_pmd_mapped(x->w.r.addr);
 	struct fill_job *j;
 	size_t p;
 	int w, k;
@@ -970,21 +970,22 @@ static void fill_check_range(struct race *x, struct fill_race *s)
 	if (race_failed(x) || c->ret == ENOMEM ||
 	    (c->ret == EINVAL && s->calls.excused))
 		return;
-	if (mapped != (c->ret ? 0 : (long)x->r.size)) {
+	if (mapped != (c->ret ? 0 : (long)x->w.r.size)) {
 		race_fail(x, "MADV_COLLAPSE returned %s, and %ld bytes of the range are PMD-mapped",
 			  calls_errno_name(c->ret), mapped);
 		return;
 	}
-	if (!x->r.ops->file)
+	if (!x->w.r.ops->file)
 		return;
-	for (p = 0; p < x->npages; p++)
-		present += !x->missing[p];
+	for (p = 0; p < x->w.npages; p++)
+		present += !x->w.missing[p];
 	for (w = 0; w < FILL_WRITERS; w++)
 		for (k = 0; k < FILL_PER_WRITER; k++) {
 			j = &s->job[w][k];
-			present += j->how == FILL_FALLOCATE && x->missing[j->page];
+			present += j->how == FILL_FALLOCATE &&
+				   x->w.missing[j->page];
 		}
-	if (mem_stat(&x->r, &size, &blocks)) {
+	if (mem_stat(&x->w.r, &size, &blocks)) {
 		race_fail(x, "fstat(): %s", strerror(errno));
 		return;
 	}
@@ -999,11 +1000,11 @@ static void fill_iteration(struct race *x, struct team *t, struct fill_race *s)
 	if (!round_holes(x, FILL_HOLES))
 		return;
 	fill_plan(x, s);
-	calls_init(&s->calls, !x->r.ops->page_cache);
+	calls_init(&s->calls, !x->w.r.ops->page_cache);
 	if (!team_round(t))
 		return;
 	fill_outcome(x, s);
-	verify_data(x, 0, x->npages);
+	verify_data(x, 0, x->w.npages);
 	fill_check_range(x, s);
 }
 
@@ -1011,12 +1012,14 @@ static void run_fill_vs_collapse(struct race *x)
 {
 	struct team t = { 0 };
 	struct fill_race s = { .x = x };
-	char *bufs = aligned_alloc(x->ps, FILL_WRITERS * FILL_PER_WRITER * x->ps);
+	size_t njobs = FILL_WRITERS * FILL_PER_WRITER;
+	char *bufs = aligned_alloc(x->ps, njobs * x->ps);
 	int w, k;
 
 	for (w = 0; w < FILL_WRITERS; w++)
 		for (k = 0; k < FILL_PER_WRITER && bufs; k++)
-			s.job[w][k].buf = bufs + (w * FILL_PER_WRITER + k) * x->ps;
+			s.job[w][k].buf = bufs +
+					  (w * FILL_PER_WRITER + k) * x->ps;
 	if (!bufs)
 		race_fail(x, "set-up: out of memory");
 	team_lead(&t, "collapser", fill_collapser);
@@ -1123,7 +1126,7 @@ static void unreg_collapser(void *arg, struct role *role)
 
 	role_set(role, "in MADV_COLLAPSE", -1);
 	do {
-		c = calls_do(&s->calls, s->x->r.addr, s->x->r.size);
+		c = calls_do(&s->calls, s->x->w.r.addr, s->x->w.r.size);
 		__atomic_store_n(&s->first_done, 1, __ATOMIC_RELEASE);
 		done = unreg_judge(s, c);
 	} while (!done && !race_failed(s->x) && race_now_ns() < end);
@@ -1159,21 +1162,22 @@ static void unreg_unregistrar(void *arg, struct role *role)
 	if (s->close_it)
 		ret = close(s->uffd);
 	else
-		ret = uffd_unregister(s->uffd, s->x->r.addr, s->x->r.size);
+		ret = uffd_unregister(s->uffd, s->x->w.r.addr, s->x->w.r.size);
 	race_store_ns(&s->unreg_end, race_now_ns());
 	if (ret)
 		race_fail(s->x, "%s: %s", s->close_it ? "close()" :
 			  "UFFDIO_UNREGISTER", strerror(errno));
 }
 
-static void unreg_iteration(struct race *x, struct team *t, struct unreg_race *s)
+static void unreg_iteration(struct race *x, struct team *t,
+			    struct unreg_race *s)
 {
 	size_t p;
 
 	if (!round_holes(x, UNREG_HOLES))
 		return;
 	s->uffd = uffd_open(0);
-	if (s->uffd < 0 || uffd_register(s->uffd, x->r.addr, x->r.size,
+	if (s->uffd < 0 || uffd_register(s->uffd, x->w.r.addr, x->w.r.size,
 					 UFFDIO_REGISTER_MODE_MISSING)) {
 		race_fail(x, "userfaultfd set-up: %s", strerror(errno));
 		return;
@@ -1184,7 +1188,7 @@ static void unreg_iteration(struct race *x, struct team *t, struct unreg_race *s
 	s->tries_after = 0;
 	s->inconclusive = false;
 	s->first_done = 0;
-	calls_init(&s->calls, !x->r.ops->page_cache);
+	calls_init(&s->calls, !x->w.r.ops->page_cache);
 	if (!team_round(t))
 		return;
 	if (!s->close_it)
@@ -1194,10 +1198,10 @@ static void unreg_iteration(struct race *x, struct team *t, struct unreg_race *s
 					    s->unreg_end);
 	tally(&x->out, s->close_it ? "close" : "unregister");
 	tally(&x->out, s->collapsed ? "collapsed" : "not-collapsed");
-	for (p = 0; p < x->npages; p++)
-		if (x->hole[p])
+	for (p = 0; p < x->w.npages; p++)
+		if (x->w.hole[p])
 			x->want[p] = s->collapsed ? W_ZERO : W_ZERO_OR_HOLE;
-	verify_data(x, 0, x->npages);
+	verify_data(x, 0, x->w.npages);
 }
 
 static void run_unregister_vs_collapse(struct race *x,
@@ -1209,7 +1213,7 @@ static void run_unregister_vs_collapse(struct race *x,
 	team_lead(&t, "collapser", unreg_collapser);
 	team_add(&t, "unregistrar", unreg_unregistrar);
 	race_start(x, 1, MIN_ITERS);
-	if (calibrate(x, x->r.ops->page_cache, UNREG_HOLES) &&
+	if (calibrate(x, x->w.r.ops->page_cache, UNREG_HOLES) &&
 	    race_team_start(x, &t, &s))
 		while (race_next(x)) {
 			unreg_iteration(x, &t, &s);
@@ -1235,10 +1239,11 @@ TEST_F_TIMEOUT(race, unregister_vs_collapse, RACE_TIMEOUT_S(1))
 /*
  * Registrations racing khugepaged (made fast: thp_khugepaged_fast())
  * over KH_RANGES ranges with holes: a range seen with holes after its
- * registration is never collapsed behind its back. Window: a registration returned with
- * holes seen in its range while khugepaged was collapsing the batch (it
- * had collapsed another range by then, and collapsed yet another after),
- * in a batch whose full scans all came within their bounded wait.
+ * registration is never collapsed behind its back. Window: a registration
+ * returned with holes seen in its range while khugepaged was collapsing
+ * the batch (it had collapsed another range by then, and collapsed yet
+ * another after), in a batch whose full scans all came within their
+ * bounded wait.
  */
 
 struct kh_race {
@@ -1256,7 +1261,7 @@ static void kh_toucher(void *arg, struct role *role)
 {
 	struct kh_race *s = arg;
 
-	touch_seen(s->x, 0, s->x->npages, role);
+	touch_seen(s->x, 0, s->x->w.npages, role);
 }
 
 /* Registration moments: sorted times, dealt to the ranges at random. */
@@ -1267,7 +1272,7 @@ static void kh_plan(struct race *x, struct kh_race *s)
 }
 
 /*
- * Snapshot @k (x->missing just read): the ranges khugepaged has collapsed
+ * Snapshot @k (x->w.missing just read): the ranges khugepaged has collapsed
  * by now (none of their pages missing) that it had not at earlier ones.
  */
 static void kh_note_collapsed(struct kh_race *s, int k)
@@ -1351,7 +1356,7 @@ static void kh_batch(struct race *x, struct team *t, struct kh_race *s)
 	if (!reset_ranges(x, KH_HOLES))
 		return;
 	kh_plan(x, s);
-	if (madvise(x->r.addr, x->r.size, MADV_HUGEPAGE)) {
+	if (madvise(x->w.r.addr, x->w.r.size, MADV_HUGEPAGE)) {
 		race_fail(x, "MADV_HUGEPAGE: %s", strerror(errno));
 		return;
 	}
@@ -1364,7 +1369,7 @@ static void kh_batch(struct race *x, struct team *t, struct kh_race *s)
 	if (!thp_wait_full_scans(KH_SCANS, KH_SCAN_WAIT_MS)) {
 		s->slow_scans++;
 		x->inconclusive++;
-	} else if (!mem_missing(&x->r, x->missing)) {
+	} else if (!mem_missing(&x->w.r, x->w.missing)) {
 		kh_note_collapsed(s, KH_RANGES);
 		x->windows += kh_windows(s);
 	}
@@ -1372,9 +1377,9 @@ static void kh_batch(struct race *x, struct team *t, struct kh_race *s)
 	if (race_failed(x) || !team_round(t))
 		return;
 	handler_check(x);
-	unreg(x, 0, x->npages);
-	expect_collapsed_unseen(x, 0, x->npages);
-	verify_data(x, 0, x->npages);
+	unreg(x, 0, x->w.npages);
+	expect_collapsed_unseen(x, 0, x->w.npages);
+	verify_data(x, 0, x->w.npages);
 }
 
 static void run_khugepaged_vs_reg(struct race *x, struct kh_race *s)
@@ -1401,10 +1406,10 @@ static void run_khugepaged_vs_reg(struct race *x, struct kh_race *s)
 TEST_F_TIMEOUT(race_khugepaged, khugepaged_vs_reg, RACE_TIMEOUT_S(KHUGEPAGED_BUDGET_X))
 {
 	struct race *x = &self->x;
-	struct kh_race s = { .x = x, .per = x->r.pmd_size / x->ps };
+	struct kh_race s = { .x = x, .per = x->w.r.pmd_size / x->ps };
 
 	thp_khugepaged_fast();
-	ASSERT_NE(NULL, thp_khugepaged_enroll(x->r.pmd_size));
+	ASSERT_NE(NULL, thp_khugepaged_enroll(x->w.r.pmd_size));
 	run_khugepaged_vs_reg(x, &s);
 	diag("%s: %lu ranges registered before khugepaged got to them, %lu batches waited the full %d ms for khugepaged's scans",
 	     _metadata->name, s.registered_first, s.slow_scans,

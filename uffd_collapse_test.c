@@ -33,6 +33,7 @@
 #include "thp.h"
 #include "uffd.h"
 #include "uring.h"
+#include "watched.h"
 
 #define HOLE_FIRST	1	/* holes at pages 1, 3, 5, ... of each PMD */
 #define HOLE_STRIDE	2
@@ -44,13 +45,7 @@
 #define CTX_TIMEOUT_S		(3 * 2 * KHUGEPAGED_WAIT_MS / 1000 + 30)
 
 struct scenario {
-	struct region r;
-	size_t npages;
-	bool *hole;		/* what the test made missing */
-	bool *missing;		/* what the kernel says is missing */
-	int uffd;
-	bool handling;
-	struct uffd_handler h;
+	struct watched w;	/* the memory, its holes, the userfaultfd */
 	const struct collapse_context *ctx;	/* who calls MADV_COLLAPSE */
 	bool ctx_started;
 };
@@ -70,8 +65,8 @@ static const char *scenario_init(struct __test_metadata *_metadata,
 	int ret;
 
 	memset(s, 0, sizeof(*s));
-	s->uffd = -1;
-	s->r.fd = -1;
+	s->w.uffd = -1;
+	s->w.r.fd = -1;
 	why = collapse_test_why_not();
 	if (why)
 		return why;
@@ -82,19 +77,12 @@ static const char *scenario_init(struct __test_metadata *_metadata,
 		return why;
 	ASSERT_EQ(0, ret) TH_LOG("%s", why);
 	s->ctx_started = true;
-	why = mem_region_create(&s->r, type, npmd * pmd, pmd);
+	why = watched_create(&s->w, type, npmd * pmd, pmd);
 	ASSERT_EQ(NULL, why) TH_LOG("set-up: %s", why);
-	why = ctx == CTX_KHUGEPAGED ? mem_khugepaged_why_not(&s->r) : NULL;
-	if (why) {
-		/* a SKIP in a fixture's set-up runs no teardown */
-		scenario_fini(s);
-		return why;
-	}
-	s->npages = mem_pages(&s->r);
-	s->hole = calloc(s->npages, sizeof(bool));
-	s->missing = calloc(s->npages, sizeof(bool));
-	ASSERT_TRUE(s->hole && s->missing) TH_LOG("set-up: out of memory");
-	return NULL;
+	why = ctx == CTX_KHUGEPAGED ? mem_khugepaged_why_not(&s->w.r) : NULL;
+	if (why)
+		scenario_fini(s);	/* a SKIP in set-up runs no teardown */
+	return why;
 }
 
 /*
@@ -117,14 +105,7 @@ static int refused(const struct scenario *s, int err)
 
 static void scenario_fini(struct scenario *s)
 {
-	if (s->handling)
-		uffd_handler_stop(&s->h);
-	if (s->uffd >= 0)
-		close(s->uffd);
-	mem_region_destroy(&s->r);
-	free(s->hole);
-	free(s->missing);
-	s->hole = s->missing = NULL;
+	watched_destroy(&s->w);
 	if (s->ctx_started)
 		s->ctx->stop();
 	s->ctx_started = false;
@@ -132,7 +113,7 @@ static void scenario_fini(struct scenario *s)
 
 static size_t pages_per_pmd(const struct scenario *s)
 {
-	return s->r.pmd_size / s->r.page_size;
+	return s->w.r.pmd_size / s->w.r.page_size;
 }
 
 /* Holes at every other page of PMD number @pmd. */
@@ -140,7 +121,7 @@ static void make_holes(struct scenario *s, size_t pmd)
 {
 	size_t n = pages_per_pmd(s);
 
-	mem_holes_every(s->hole + pmd * n, n, HOLE_FIRST, HOLE_STRIDE);
+	mem_holes_every(s->w.hole + pmd * n, n, HOLE_FIRST, HOLE_STRIDE);
 }
 
 /* Precondition: exactly the holes are missing and nothing is PMD-mapped. */
@@ -149,18 +130,18 @@ static void assert_precondition(struct __test_metadata *_metadata,
 {
 	size_t i;
 
-	ASSERT_EQ(0, mem_missing(&s->r, s->missing));
-	for (i = 0; i < s->npages; i++)
-		ASSERT_EQ(s->hole[i], s->missing[i])
+	ASSERT_EQ(0, mem_missing(&s->w.r, s->w.missing));
+	for (i = 0; i < s->w.npages; i++)
+		ASSERT_EQ(s->w.hole[i], s->w.missing[i])
 			TH_LOG("precondition: page %zu should be %s", i,
-			       s->hole[i] ? "missing" : "present");
-	ASSERT_EQ(0, thp_pmd_mapped(s->r.addr))
+			       s->w.hole[i] ? "missing" : "present");
+	ASSERT_EQ(0, thp_pmd_mapped(s->w.r.addr))
 		TH_LOG("precondition: range already PMD-mapped");
 }
 
 static void populate(struct __test_metadata *_metadata, struct scenario *s)
 {
-	mem_fill(&s->r, s->hole);
+	mem_fill(&s->w.r, s->w.hole);
 	assert_precondition(_metadata, s);
 }
 
@@ -177,7 +158,7 @@ static __u64 mode_features(__u64 mode, const struct region *r)
 }
 
 /*
- * Open s->uffd with @need (features) and register @mode on [@addr, @addr +
+ * Open s->w.uffd with @need (features) and register @mode on [@addr, @addr +
  * @len); NULL, or why not (a feature this kernel lacks).
  */
 static const char *register_features(struct __test_metadata *_metadata,
@@ -186,9 +167,9 @@ static const char *register_features(struct __test_metadata *_metadata,
 {
 	if ((uffd_features() & need) != need)
 		return "userfaultfd lacks the feature for this mode and memory";
-	s->uffd = uffd_open(need);
-	ASSERT_LE(0, s->uffd);
-	ASSERT_EQ(0, uffd_register(s->uffd, addr, len, mode));
+	s->w.uffd = uffd_open(need);
+	ASSERT_LE(0, s->w.uffd);
+	ASSERT_EQ(0, uffd_register(s->w.uffd, addr, len, mode));
 	return NULL;
 }
 
@@ -198,23 +179,22 @@ static const char *register_uffd(struct __test_metadata *_metadata,
 				 __u64 mode)
 {
 	return register_features(_metadata, s, addr, len, mode,
-				 mode_features(mode, &s->r));
+				 mode_features(mode, &s->w.r));
 }
 
 static void start_handler(struct __test_metadata *_metadata,
 			  struct scenario *s, char *addr, size_t len)
 {
-	ASSERT_EQ(0, uffd_handler_start(&s->h, s->uffd, addr, len));
-	s->handling = true;
+	ASSERT_EQ(0, watched_handle(&s->w, addr, len));
 }
 
 /* Register MODE_MISSING on the whole region and handle its faults. */
 static void register_missing(struct __test_metadata *_metadata,
 			     struct scenario *s)
 {
-	ASSERT_EQ(NULL, register_uffd(_metadata, s, s->r.addr, s->r.size,
+	ASSERT_EQ(NULL, register_uffd(_metadata, s, s->w.r.addr, s->w.r.size,
 				      UFFDIO_REGISTER_MODE_MISSING));
-	start_handler(_metadata, s, s->r.addr, s->r.size);
+	start_handler(_metadata, s, s->w.r.addr, s->w.r.size);
 }
 
 /* Pages [@first, @first + @n): holes still missing, data kept. */
@@ -223,23 +203,23 @@ static void expect_holes_kept_in(struct __test_metadata *_metadata,
 {
 	size_t i, changed = 0;
 
-	ASSERT_EQ(0, mem_missing(&s->r, s->missing));
+	ASSERT_EQ(0, mem_missing(&s->w.r, s->w.missing));
 	for (i = first; i < first + n; i++)
-		changed += s->missing[i] != s->hole[i];
+		changed += s->w.missing[i] != s->w.hole[i];
 	EXPECT_EQ(0, changed)
 		TH_LOG("%zu pages changed between missing and present", changed);
-	EXPECT_EQ(-1, mem_verify_fill(&s->r, s->hole));
+	EXPECT_EQ(-1, mem_verify_fill(&s->w.r, s->w.hole));
 }
 
 static void expect_holes_kept(struct __test_metadata *_metadata,
 			      struct scenario *s)
 {
-	expect_holes_kept_in(_metadata, s, 0, s->npages);
+	expect_holes_kept_in(_metadata, s, 0, s->w.npages);
 }
 
 /*
  * Touch each hole of pages [@first, @first + @n) through @addr, a mapping of
- * page @first registered MODE_MISSING and handled by s->h: each must raise
+ * page @first registered MODE_MISSING and handled by s->w.h: each must raise
  * a UFFD_EVENT_PAGEFAULT (a repeat is allowed: see lib/uffd.h) answered by
  * the handler's UFFDIO_COPY, and then read the handler's data, never zeros.
  * @stride > 1 touches only every @stride-th hole.
@@ -252,14 +232,14 @@ static void expect_hole_events(struct __test_metadata *_metadata,
 	char *page;
 
 	for (i = first; i < first + n; i++) {
-		if (!s->hole[i] || seen++ % stride)
+		if (!s->w.hole[i] || seen++ % stride)
 			continue;
 		rel = i - first;
-		page = addr + rel * s->r.page_size;
+		page = addr + rel * s->w.r.page_size;
 		(void)*(volatile char *)page;
 		touched++;
-		no_event += uffd_handler_faults(&s->h, rel) == 0;
-		wrong_data += !pattern_check(page, s->r.page_size,
+		no_event += uffd_handler_faults(&s->w.h, rel) == 0;
+		wrong_data += !pattern_check(page, s->w.r.page_size,
 					     PATTERN_UFFD, rel);
 	}
 	EXPECT_NE(0, touched);
@@ -269,16 +249,16 @@ static void expect_hole_events(struct __test_metadata *_metadata,
 	EXPECT_EQ(0, wrong_data)
 		TH_LOG("%zu of %zu holes did not read the handler's data",
 		       wrong_data, touched);
-	EXPECT_EQ(touched, s->h.nr_faults - s->h.nr_repeat)
+	EXPECT_EQ(touched, s->w.h.nr_faults - s->w.h.nr_repeat)
 		TH_LOG("%zu fault events (%zu repeated) for %zu holes",
-		       s->h.nr_faults, s->h.nr_repeat, touched);
-	EXPECT_EQ(0, s->h.nr_eexist)
+		       s->w.h.nr_faults, s->w.h.nr_repeat, touched);
+	EXPECT_EQ(0, s->w.h.nr_eexist)
 		TH_LOG("%zu holes were present, not by our UFFDIO_COPY, when the handler answered their event",
-		       s->h.nr_eexist);
-	if (s->h.nr_repeat)
+		       s->w.h.nr_eexist);
+	if (s->w.h.nr_repeat)
 		ksft_print_msg("%zu repeated fault events (the faulting thread was woken before the handler's UFFDIO_COPY)\n",
-			       s->h.nr_repeat);
-	EXPECT_EQ(0, s->h.nr_errors);
+			       s->w.h.nr_repeat);
+	EXPECT_EQ(0, s->w.h.nr_errors);
 }
 
 /*
@@ -291,13 +271,13 @@ static void expect_refused_range(struct __test_metadata *_metadata,
 {
 	long long size0, blocks0, size1, blocks1;
 
-	ASSERT_EQ(0, mem_stat(&s->r, &size0, &blocks0));
+	ASSERT_EQ(0, mem_stat(&s->w.r, &size0, &blocks0));
 	EXPECT_EQ(refused(s, err), do_collapse(s, addr, len))
 		TH_LOG("%s should refuse the collapse (MADV_COLLAPSE: %s)",
 		       s->ctx->name, strerror(err));
-	EXPECT_EQ(0, thp_pmd_mapped(s->r.addr));
+	EXPECT_EQ(0, thp_pmd_mapped(s->w.r.addr));
 	expect_holes_kept(_metadata, s);
-	ASSERT_EQ(0, mem_stat(&s->r, &size1, &blocks1));
+	ASSERT_EQ(0, mem_stat(&s->w.r, &size1, &blocks1));
 	EXPECT_EQ(size0, size1);
 	EXPECT_EQ(blocks0, blocks1);
 }
@@ -306,7 +286,7 @@ static void expect_refused_range(struct __test_metadata *_metadata,
 static void expect_refused(struct __test_metadata *_metadata,
 			   struct scenario *s, int err)
 {
-	expect_refused_range(_metadata, s, s->r.addr, s->r.size, err);
+	expect_refused_range(_metadata, s, s->w.r.addr, s->w.r.size, err);
 }
 
 /* The first @len bytes are PMD-mapped, data kept, former holes read zero. */
@@ -315,13 +295,14 @@ static void expect_collapsed(struct __test_metadata *_metadata,
 {
 	size_t i, nonzero = 0;
 
-	EXPECT_EQ((long)len, thp_pmd_mapped(s->r.addr));
-	for (i = 0; i < len / s->r.page_size; i++)
-		if (s->hole[i])
-			nonzero += !page_is_zero(s->r.addr + i * s->r.page_size,
-						 s->r.page_size);
+	EXPECT_EQ((long)len, thp_pmd_mapped(s->w.r.addr));
+	for (i = 0; i < len / s->w.r.page_size; i++)
+		if (s->w.hole[i])
+			nonzero += !page_is_zero(s->w.r.addr +
+						 i * s->w.r.page_size,
+						 s->w.r.page_size);
 	EXPECT_EQ(0, nonzero);
-	EXPECT_EQ(-1, mem_verify_fill(&s->r, s->hole));
+	EXPECT_EQ(-1, mem_verify_fill(&s->w.r, s->w.hole));
 }
 
 /*
@@ -338,18 +319,18 @@ static const char *collapse_control(struct __test_metadata *_metadata,
 	const char *err;
 	int ret;
 
-	err = scenario_init(_metadata, &ctl, s->r.type, ctx, 1);
+	err = scenario_init(_metadata, &ctl, s->w.r.type, ctx, 1);
 	if (err)
 		return err;
 	make_holes(&ctl, 0);
-	mem_fill(&ctl.r, ctl.hole);
-	ret = do_collapse(&ctl, ctl.r.addr, ctl.r.size);
+	mem_fill(&ctl.w.r, ctl.w.hole);
+	ret = do_collapse(&ctl, ctl.w.r.addr, ctl.w.r.size);
 	scenario_fini(&ctl);
 	if (!ret)
 		return NULL;
 	snprintf(why, sizeof(why),
 		 "control: %s did not collapse %s with holes, no userfaultfd: %s",
-		 collapse_contexts[ctx].name, mem_type_name(s->r.type),
+		 collapse_contexts[ctx].name, mem_type_name(s->w.r.type),
 		 ret == COLLAPSE_LEFT_ALONE ? "left alone" : strerror(ret));
 	return why;
 }
@@ -384,8 +365,8 @@ TEST_F_TIMEOUT(collapse, no_uffd_holes_collapse, CTX_TIMEOUT_S)
 	struct scenario *s = &self->s;
 
 	populate(_metadata, s);
-	EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
-	expect_collapsed(_metadata, s, s->r.size);
+	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
+	expect_collapsed(_metadata, s, s->w.r.size);
 }
 
 /*
@@ -401,7 +382,7 @@ TEST_F_TIMEOUT(collapse, missing_holes_ebusy, CTX_TIMEOUT_S)
 	register_missing(_metadata, s);
 	assert_precondition(_metadata, s);
 	expect_refused(_metadata, s, EBUSY);
-	expect_hole_events(_metadata, s, s->r.addr, 0, s->npages, 1);
+	expect_hole_events(_metadata, s, s->w.r.addr, 0, s->w.npages, 1);
 }
 
 /*
@@ -419,12 +400,12 @@ TEST_F_TIMEOUT(collapse, refused_then_unregistered_collapses, CTX_TIMEOUT_S)
 	register_missing(_metadata, s);
 	assert_precondition(_metadata, s);
 	expect_refused(_metadata, s, EBUSY);
-	expect_hole_events(_metadata, s, s->r.addr, 0, s->npages, 2);
-	ASSERT_EQ(0, uffd_unregister(s->uffd, s->r.addr, s->r.size));
-	EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size))
+	expect_hole_events(_metadata, s, s->w.r.addr, 0, s->w.npages, 2);
+	ASSERT_EQ(0, uffd_unregister(s->w.uffd, s->w.r.addr, s->w.r.size));
+	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size))
 		TH_LOG("the range is still refused after its unregistration");
-	EXPECT_EQ((long)s->r.size, thp_pmd_mapped(s->r.addr));
-	EXPECT_EQ(-1, mem_verify_fill(&s->r, s->hole));
+	EXPECT_EQ((long)s->w.r.size, thp_pmd_mapped(s->w.r.addr));
+	EXPECT_EQ(-1, mem_verify_fill(&s->w.r, s->w.hole));
 }
 
 /*
@@ -438,12 +419,12 @@ TEST_F_TIMEOUT(collapse, untouched_registered_einval, CTX_TIMEOUT_S)
 {
 	struct scenario *s = &self->s;
 
-	memset(s->hole, 1, s->npages * sizeof(bool));
+	memset(s->w.hole, 1, s->w.npages * sizeof(bool));
 	SKIP_IF(collapse_control(_metadata, &self->s));
 	register_missing(_metadata, s);
 	assert_precondition(_metadata, s);
 	expect_refused(_metadata, s, EINVAL);
-	expect_hole_events(_metadata, s, s->r.addr, 0, s->npages, 1);
+	expect_hole_events(_metadata, s, s->w.r.addr, 0, s->w.npages, 1);
 }
 
 /*
@@ -460,14 +441,14 @@ TEST_F_TIMEOUT(collapse, emptied_registered_refused, CTX_TIMEOUT_S)
 	long pte_kb;
 	int err = EINVAL;
 
-	memset(s->hole, 0, s->npages * sizeof(bool));
+	memset(s->w.hole, 0, s->w.npages * sizeof(bool));
 	SKIP_IF(collapse_control(_metadata, &self->s));
 	populate(_metadata, s);
 	pte_kb = mem_page_tables_kb();
 	ASSERT_LE(0, pte_kb);
-	ASSERT_EQ(0, mem_punch(&s->r, 0, s->npages));
-	memset(s->hole, 1, s->npages * sizeof(bool));
-	if (!s->r.ops->page_cache) {
+	ASSERT_EQ(0, mem_punch(&s->w.r, 0, s->w.npages));
+	memset(s->w.hole, 1, s->w.npages * sizeof(bool));
+	if (!s->w.r.ops->page_cache) {
 		if (mem_page_tables_kb() >= pte_kb)
 			err = EBUSY;
 		ksft_print_msg("the punch %s the page table: expect %s\n",
@@ -477,7 +458,7 @@ TEST_F_TIMEOUT(collapse, emptied_registered_refused, CTX_TIMEOUT_S)
 	register_missing(_metadata, s);
 	assert_precondition(_metadata, s);
 	expect_refused(_metadata, s, err);
-	expect_hole_events(_metadata, s, s->r.addr, 0, s->npages, 1);
+	expect_hole_events(_metadata, s, s->w.r.addr, 0, s->w.npages, 1);
 }
 
 /* MODE_MISSING without holes: nothing to protect, the collapse succeeds. */
@@ -485,14 +466,14 @@ TEST_F_TIMEOUT(collapse, missing_full_collapses, CTX_TIMEOUT_S)
 {
 	struct scenario *s = &self->s;
 
-	memset(s->hole, 0, s->npages * sizeof(bool));
+	memset(s->w.hole, 0, s->w.npages * sizeof(bool));
 	SKIP_IF(collapse_control(_metadata, &self->s));
 	populate(_metadata, s);
 	register_missing(_metadata, s);
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
-	expect_collapsed(_metadata, s, s->r.size);
-	EXPECT_EQ(0, s->h.nr_faults);
+	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
+	expect_collapsed(_metadata, s, s->w.r.size);
+	EXPECT_EQ(0, s->w.h.nr_faults);
 }
 
 /*
@@ -509,20 +490,20 @@ TEST_F_TIMEOUT(collapse, wp_holes, CTX_TIMEOUT_S)
 
 	SKIP_IF(collapse_control(_metadata, &self->s));
 	populate(_metadata, s);
-	SKIP_IF(register_uffd(_metadata, s, s->r.addr, s->r.size,
+	SKIP_IF(register_uffd(_metadata, s, s->w.r.addr, s->w.r.size,
 			      UFFDIO_REGISTER_MODE_WP));
 	assert_precondition(_metadata, s);
-	if (!s->r.ops->page_cache) {
+	if (!s->w.r.ops->page_cache) {
 		expect_refused(_metadata, s, EBUSY);
 		return;
 	}
-	EXPECT_EQ(refused(s, EINVAL), do_collapse(s, s->r.addr, s->r.size));
-	EXPECT_EQ(0, thp_pmd_mapped(s->r.addr));
-	ASSERT_EQ(0, mem_missing(&s->r, s->missing));
-	for (i = 0; i < s->npages; i++)
-		still_missing += s->missing[i];
+	EXPECT_EQ(refused(s, EINVAL), do_collapse(s, s->w.r.addr, s->w.r.size));
+	EXPECT_EQ(0, thp_pmd_mapped(s->w.r.addr));
+	ASSERT_EQ(0, mem_missing(&s->w.r, s->w.missing));
+	for (i = 0; i < s->w.npages; i++)
+		still_missing += s->w.missing[i];
 	EXPECT_EQ(0, still_missing);
-	EXPECT_EQ(-1, mem_verify_fill(&s->r, s->hole));
+	EXPECT_EQ(-1, mem_verify_fill(&s->w.r, s->w.hole));
 }
 
 /* Registration removed: nothing left to protect, the collapse succeeds. */
@@ -533,10 +514,10 @@ TEST_F_TIMEOUT(collapse, unregistered_collapses, CTX_TIMEOUT_S)
 	SKIP_IF(collapse_control(_metadata, &self->s));
 	populate(_metadata, s);
 	register_missing(_metadata, s);
-	ASSERT_EQ(0, uffd_unregister(s->uffd, s->r.addr, s->r.size));
+	ASSERT_EQ(0, uffd_unregister(s->w.uffd, s->w.r.addr, s->w.r.size));
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
-	expect_collapsed(_metadata, s, s->r.size);
+	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
+	expect_collapsed(_metadata, s, s->w.r.size);
 }
 
 /* userfaultfd closed while registered: the registration goes with it. */
@@ -546,13 +527,13 @@ TEST_F_TIMEOUT(collapse, uffd_closed_collapses, CTX_TIMEOUT_S)
 
 	SKIP_IF(collapse_control(_metadata, &self->s));
 	populate(_metadata, s);
-	ASSERT_EQ(NULL, register_uffd(_metadata, s, s->r.addr, s->r.size,
+	ASSERT_EQ(NULL, register_uffd(_metadata, s, s->w.r.addr, s->w.r.size,
 				      UFFDIO_REGISTER_MODE_MISSING));
-	ASSERT_EQ(0, close(s->uffd));
-	s->uffd = -1;
+	ASSERT_EQ(0, close(s->w.uffd));
+	s->w.uffd = -1;
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
-	expect_collapsed(_metadata, s, s->r.size);
+	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
+	expect_collapsed(_metadata, s, s->w.r.size);
 }
 
 /* A memfd holding one page of PATTERN_FILE data for page @pgoff. */
@@ -578,8 +559,8 @@ static int data_file(struct __test_metadata *_metadata, size_t page_size,
 TEST_F_TIMEOUT(collapse, refused_then_uring_read_faults, CTX_TIMEOUT_S)
 {
 	struct scenario *s = &self->s;
-	size_t pgoff = HOLE_FIRST, ps = s->r.page_size;
-	char *hole = s->r.addr + pgoff * ps;
+	size_t pgoff = HOLE_FIRST, ps = s->w.r.page_size;
+	char *hole = s->w.r.addr + pgoff * ps;
 	int fd;
 
 	SKIP_IF(uring_probe());
@@ -589,12 +570,12 @@ TEST_F_TIMEOUT(collapse, refused_then_uring_read_faults, CTX_TIMEOUT_S)
 	register_missing(_metadata, s);
 	assert_precondition(_metadata, s);
 	expect_refused(_metadata, s, EBUSY);
-	EXPECT_TRUE(s->hole[pgoff] && s->missing[pgoff]);
+	EXPECT_TRUE(s->w.hole[pgoff] && s->w.missing[pgoff]);
 	EXPECT_EQ((int)ps, uring_read_async(fd, hole, ps, 0));
-	EXPECT_NE(0, uffd_handler_faults(&s->h, pgoff))
+	EXPECT_NE(0, uffd_handler_faults(&s->w.h, pgoff))
 		TH_LOG("the io_uring read did not raise the hole's event");
 	EXPECT_TRUE(pattern_check(hole, ps, PATTERN_FILE, pgoff));
-	EXPECT_EQ(0, s->h.nr_eexist);
+	EXPECT_EQ(0, s->w.h.nr_eexist);
 	close(fd);
 }
 
@@ -611,16 +592,16 @@ TEST_F_TIMEOUT(collapse, pinned_pages_eagain, CTX_TIMEOUT_S)
 	SKIP_IF(uring_probe());
 	SKIP_IF(collapse_control(_metadata, &self->s));
 	populate(_metadata, s);
-	pin = uring_pin(s->r.addr, s->r.page_size);
+	pin = uring_pin(s->w.r.addr, s->w.r.page_size);
 	ASSERT_NE(NULL, pin) TH_LOG("io_uring_register_buffers() failed");
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(refused(s, EAGAIN), do_collapse(s, s->r.addr, s->r.size));
-	EXPECT_EQ(0, thp_pmd_mapped(s->r.addr));
+	EXPECT_EQ(refused(s, EAGAIN), do_collapse(s, s->w.r.addr, s->w.r.size));
+	EXPECT_EQ(0, thp_pmd_mapped(s->w.r.addr));
 	expect_holes_kept(_metadata, s);
 	uring_unpin(pin);
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
-	expect_collapsed(_metadata, s, s->r.size);
+	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
+	expect_collapsed(_metadata, s, s->w.r.size);
 }
 
 FIXTURE(multi) {
@@ -662,10 +643,10 @@ TEST_F_TIMEOUT(multi, one_pmd_with_holes_ebusy, CTX_TIMEOUT_S)
 	populate(_metadata, s);
 	register_missing(_metadata, s);
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(refused(s, EBUSY), do_collapse(s, s->r.addr, s->r.size));
-	EXPECT_EQ(2 * (long)s->r.pmd_size, thp_pmd_mapped(s->r.addr));
+	EXPECT_EQ(refused(s, EBUSY), do_collapse(s, s->w.r.addr, s->w.r.size));
+	EXPECT_EQ(2 * (long)s->w.r.pmd_size, thp_pmd_mapped(s->w.r.addr));
 	expect_holes_kept(_metadata, s);
-	expect_hole_events(_metadata, s, s->r.addr, 0, 3 * per, 1);
+	expect_hole_events(_metadata, s, s->w.r.addr, 0, 3 * per, 1);
 }
 
 /*
@@ -708,13 +689,13 @@ FIXTURE_SETUP(mthp)
 
 	SKIP_IF(scenario_init(_metadata, s, variant->type, variant->ctx, 1));
 	snprintf(self->knob, sizeof(self->knob), "hugepages-%dkB/%s", MTHP_KB,
-		 s->r.ops->mthp_knob);
+		 s->w.r.ops->mthp_knob);
 	if (thp_knob_get(self->knob, val, sizeof(val)))
 		SKIP(return, "kernel without %d kB mTHP for %s (no %s)", MTHP_KB,
 		     mem_type_name(variant->type), self->knob);
-	per_folio = MTHP_KB * 1024 / s->r.page_size;
-	for (i = 0; i < s->npages; i++)
-		s->hole[i] = (i / per_folio) % 2;
+	per_folio = MTHP_KB * 1024 / s->w.r.page_size;
+	for (i = 0; i < s->w.npages; i++)
+		s->w.hole[i] = (i / per_folio) % 2;
 	SKIP_IF(collapse_control(_metadata, &self->s));
 	ASSERT_EQ(0, thp_knob_set(self->knob, "always"));
 	self->knob_set = true;
@@ -738,16 +719,16 @@ static const char *populate_mthp(struct __test_metadata *_metadata,
 {
 	static char why[128];
 	size_t i, small = 0, present = 0;
-	bool *large = calloc(s->npages, sizeof(bool));
+	bool *large = calloc(s->w.npages, sizeof(bool));
 
 	ASSERT_NE(NULL, large);
 	thp_compact_memory();
 	populate(_metadata, s);
-	ASSERT_EQ(0, mem_large_folios(&s->r, large))
+	ASSERT_EQ(0, mem_large_folios(&s->w.r, large))
 		TH_LOG("set-up: cannot read /proc/self/pagemap or /proc/kpageflags");
-	for (i = 0; i < s->npages; i++) {
-		present += !s->hole[i];
-		small += !s->hole[i] && !large[i];
+	for (i = 0; i < s->w.npages; i++) {
+		present += !s->w.hole[i];
+		small += !s->w.hole[i] && !large[i];
 	}
 	free(large);
 	if (!small)
@@ -764,8 +745,8 @@ TEST_F(mthp, no_uffd_collapses)
 	struct scenario *s = &self->s;
 
 	SKIP_IF(populate_mthp(_metadata, s));
-	EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
-	expect_collapsed(_metadata, s, s->r.size);
+	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
+	expect_collapsed(_metadata, s, s->w.r.size);
 }
 
 TEST_F(mthp, missing_holes_ebusy)
@@ -776,7 +757,7 @@ TEST_F(mthp, missing_holes_ebusy)
 	register_missing(_metadata, s);
 	assert_precondition(_metadata, s);
 	expect_refused(_metadata, s, EBUSY);
-	expect_hole_events(_metadata, s, s->r.addr, 0, s->npages, 1);
+	expect_hole_events(_metadata, s, s->w.r.addr, 0, s->w.npages, 1);
 }
 
 /*
@@ -819,18 +800,18 @@ FIXTURE_TEARDOWN(anon_wp)
 static const char *register_wp_unpopulated(struct __test_metadata *_metadata,
 					   struct scenario *s, __u64 mode)
 {
-	const char *why = register_features(_metadata, s, s->r.addr,
-					    s->r.size,
+	const char *why = register_features(_metadata, s, s->w.r.addr,
+					    s->w.r.size,
 					    mode | UFFDIO_REGISTER_MODE_WP,
 					    UFFD_FEATURE_WP_UNPOPULATED);
-	size_t i, ps = s->r.page_size;
+	size_t i, ps = s->w.r.page_size;
 
 	if (why)
 		return why;
-	for (i = 0; i < s->npages; i++)
-		if (s->hole[i])
-			ASSERT_EQ(0, uffd_writeprotect(s->uffd,
-						       s->r.addr + i * ps, ps,
+	for (i = 0; i < s->w.npages; i++)
+		if (s->w.hole[i])
+			ASSERT_EQ(0, uffd_writeprotect(s->w.uffd,
+						       s->w.r.addr + i * ps, ps,
 						       true));
 	return NULL;
 }
@@ -852,10 +833,10 @@ TEST_F_TIMEOUT(anon_wp, missing_wp_unpopulated_holes_einval, CTX_TIMEOUT_S)
 
 	SKIP_IF(register_wp_unpopulated(_metadata, s,
 					UFFDIO_REGISTER_MODE_MISSING));
-	start_handler(_metadata, s, s->r.addr, s->r.size);
+	start_handler(_metadata, s, s->w.r.addr, s->w.r.size);
 	assert_precondition(_metadata, s);
 	expect_refused(_metadata, s, EINVAL);
-	expect_hole_events(_metadata, s, s->r.addr, 0, s->npages, 1);
+	expect_hole_events(_metadata, s, s->w.r.addr, 0, s->w.npages, 1);
 }
 
 FIXTURE(shmem) {
@@ -898,23 +879,23 @@ TEST_F_TIMEOUT(shmem, minor_holes_collapse, CTX_TIMEOUT_S)
 
 	SKIP_IF(collapse_control(_metadata, &self->s));
 	populate(_metadata, s);
-	SKIP_IF(register_uffd(_metadata, s, s->r.addr, s->r.size,
+	SKIP_IF(register_uffd(_metadata, s, s->w.r.addr, s->w.r.size,
 			      UFFDIO_REGISTER_MODE_MINOR));
-	start_handler(_metadata, s, s->r.addr, s->r.size);
+	start_handler(_metadata, s, s->w.r.addr, s->w.r.size);
 	assert_precondition(_metadata, s);
-	ret = do_collapse(s, s->r.addr, s->r.pmd_size);
+	ret = do_collapse(s, s->w.r.addr, s->w.r.pmd_size);
 	if (s->ctx->answers) {
 		EXPECT_EQ(0, ret);
-		expect_collapsed(_metadata, s, s->r.pmd_size);
+		expect_collapsed(_metadata, s, s->w.r.pmd_size);
 		return;
 	}
 	EXPECT_EQ(COLLAPSE_LEFT_ALONE, ret);
-	ASSERT_EQ(0, mem_missing(&s->r, s->missing));
+	ASSERT_EQ(0, mem_missing(&s->w.r, s->w.missing));
 	for (i = 0; i < pages_per_pmd(s); i++)
-		still_missing += s->missing[i];
+		still_missing += s->w.missing[i];
 	EXPECT_EQ(0, still_missing)
 		TH_LOG("khugepaged left holes in a MODE_MINOR range");
-	EXPECT_EQ(-1, mem_verify_fill(&s->r, s->hole));
+	EXPECT_EQ(-1, mem_verify_fill(&s->w.r, s->w.hole));
 }
 
 /*
@@ -928,26 +909,26 @@ TEST_F_TIMEOUT(shmem, other_mapping_registered_ebusy, CTX_TIMEOUT_S)
 
 	SKIP_IF(collapse_control(_metadata, &self->s));
 	populate(_metadata, s);
-	alias = mem_map_again(&s->r, 0, s->r.size);
+	alias = mem_map_again(&s->w.r, 0, s->w.r.size);
 	ASSERT_NE(NULL, alias);
-	ASSERT_EQ(NULL, register_uffd(_metadata, s, alias, s->r.size,
+	ASSERT_EQ(NULL, register_uffd(_metadata, s, alias, s->w.r.size,
 				      UFFDIO_REGISTER_MODE_MISSING));
-	start_handler(_metadata, s, alias, s->r.size);
+	start_handler(_metadata, s, alias, s->w.r.size);
 	assert_precondition(_metadata, s);
 	expect_refused(_metadata, s, EBUSY);
-	expect_hole_events(_metadata, s, alias, 0, s->npages, 1);
+	expect_hole_events(_metadata, s, alias, 0, s->w.npages, 1);
 }
 
 /* How many pages of @s's range mapped at @at are not uffd-wp protected. */
 static size_t unprotected(struct __test_metadata *_metadata,
 			  struct scenario *s, char *at)
 {
-	bool *wp = calloc(s->npages, sizeof(*wp));
+	bool *wp = calloc(s->w.npages, sizeof(*wp));
 	size_t i, n = 0;
 
 	ASSERT_NE(NULL, wp);
-	ASSERT_EQ(0, mem_uffd_wp(&s->r, at, wp));
-	for (i = 0; i < s->npages; i++)
+	ASSERT_EQ(0, mem_uffd_wp(&s->w.r, at, wp));
+	for (i = 0; i < s->w.npages; i++)
 		n += !wp[i];
 	free(wp);
 	return n;
@@ -968,19 +949,19 @@ TEST_F_TIMEOUT(shmem, other_mapping_wp_kept, CTX_TIMEOUT_S)
 
 	SKIP_IF(collapse_control(_metadata, &self->s));
 	populate(_metadata, s);
-	alias = mem_map_again(&s->r, 0, s->r.size);
+	alias = mem_map_again(&s->w.r, 0, s->w.r.size);
 	ASSERT_NE(NULL, alias);
-	SKIP_IF(register_uffd(_metadata, s, alias, s->r.size,
+	SKIP_IF(register_uffd(_metadata, s, alias, s->w.r.size,
 			      UFFDIO_REGISTER_MODE_WP));
-	for (i = 0; i < s->npages; i++)
-		if (!s->hole[i])
-			(void)*(volatile char *)(alias + i * s->r.page_size);
-	ASSERT_EQ(0, uffd_writeprotect(s->uffd, alias, s->r.size, true));
+	for (i = 0; i < s->w.npages; i++)
+		if (!s->w.hole[i])
+			(void)*(volatile char *)(alias + i * s->w.r.page_size);
+	ASSERT_EQ(0, uffd_writeprotect(s->w.uffd, alias, s->w.r.size, true));
 	ASSERT_EQ(0, unprotected(_metadata, s, alias))
 		TH_LOG("precondition: UFFDIO_WRITEPROTECT left pages unprotected");
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
-	expect_collapsed(_metadata, s, s->r.size);
+	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
+	expect_collapsed(_metadata, s, s->w.r.size);
 	EXPECT_EQ(0, unprotected(_metadata, s, alias))
 		TH_LOG("the WP mapping's pages lost their write protection in the collapse (its page table freed)");
 }
@@ -994,18 +975,18 @@ TEST_F_TIMEOUT(shmem, other_mapping_wp_kept, CTX_TIMEOUT_S)
 TEST_F_TIMEOUT(shmem, disjoint_range_registered_collapses, CTX_TIMEOUT_S)
 {
 	struct scenario *s = &self->s;
-	size_t pmd = s->r.pmd_size, per = pages_per_pmd(s);
+	size_t pmd = s->w.r.pmd_size, per = pages_per_pmd(s);
 	char *alias;
 
 	SKIP_IF(collapse_control(_metadata, &self->s));
 	populate(_metadata, s);
-	alias = mem_map_again(&s->r, 2 * pmd, pmd);
+	alias = mem_map_again(&s->w.r, 2 * pmd, pmd);
 	ASSERT_NE(NULL, alias);
 	ASSERT_EQ(NULL, register_uffd(_metadata, s, alias, pmd,
 				      UFFDIO_REGISTER_MODE_MISSING));
 	start_handler(_metadata, s, alias, pmd);
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, do_collapse(s, s->r.addr, pmd));
+	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, pmd));
 	expect_collapsed(_metadata, s, pmd);
 	expect_holes_kept_in(_metadata, s, 2 * per, per);
 	expect_hole_events(_metadata, s, alias, 2 * per, per, 1);
@@ -1036,7 +1017,7 @@ static void __attribute__((noreturn)) child_main(struct scenario *s,
 	char c;
 
 	if (!addr)
-		addr = mem_map_again(&s->r, off, len);
+		addr = mem_map_again(&s->w.r, off, len);
 	if (!addr || uffd < 0 ||
 	    uffd_register(uffd, addr, len, UFFDIO_REGISTER_MODE_MISSING))
 		_exit(1);
@@ -1069,7 +1050,7 @@ static void other_process(struct __test_metadata *_metadata,
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid)
-		child_main(s, s->r.addr, 0, s->r.size, cmd[0], ack[1]);
+		child_main(s, s->w.r.addr, 0, s->w.r.size, cmd[0], ack[1]);
 	ASSERT_EQ('R', wait_byte(ack[0])) TH_LOG("child did not register");
 	assert_precondition(_metadata, s);
 	expect_refused(_metadata, s, EBUSY);
@@ -1077,15 +1058,15 @@ static void other_process(struct __test_metadata *_metadata,
 		ASSERT_EQ(1, write(cmd[1], "U", 1));
 		EXPECT_EQ('U', wait_byte(ack[0]));
 		assert_precondition(_metadata, s);
-		EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
+		EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
 	}
 	ASSERT_EQ(1, write(cmd[1], "X", 1));
 	EXPECT_EQ(0, reap_within(pid, CHILD_WAIT_MS));
 	if (!unregister) {
 		assert_precondition(_metadata, s);
-		EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
+		EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
 	}
-	expect_collapsed(_metadata, s, s->r.size);
+	expect_collapsed(_metadata, s, s->w.r.size);
 }
 
 TEST_F_TIMEOUT(shmem, other_process_registered_ebusy_until_unregister, CTX_TIMEOUT_S)
@@ -1139,7 +1120,7 @@ FIXTURE_TEARDOWN(partial)
 /* The middle PMD, the range every test of the fixture collapses. */
 static char *middle(struct scenario *s)
 {
-	return s->r.addr + s->r.pmd_size;
+	return s->w.r.addr + s->w.r.pmd_size;
 }
 
 /*
@@ -1151,27 +1132,27 @@ static void alias_registered(struct __test_metadata *_metadata,
 			     struct scenario *s, size_t first, size_t n,
 			     int err)
 {
-	size_t i, holes = 0, ps = s->r.page_size;
-	char *alias = mem_map_again(&s->r, first * ps, n * ps);
+	size_t i, holes = 0, ps = s->w.r.page_size;
+	char *alias = mem_map_again(&s->w.r, first * ps, n * ps);
 
 	ASSERT_NE(NULL, alias);
 	ASSERT_EQ(NULL, register_uffd(_metadata, s, alias, n * ps,
 				      UFFDIO_REGISTER_MODE_MISSING));
 	start_handler(_metadata, s, alias, n * ps);
 	for (i = first; i < first + n; i++)
-		holes += s->hole[i];
+		holes += s->w.hole[i];
 	assert_precondition(_metadata, s);
 	if (err) {
-		expect_refused_range(_metadata, s, middle(s), s->r.pmd_size,
+		expect_refused_range(_metadata, s, middle(s), s->w.r.pmd_size,
 				     err);
 		if (holes)
 			expect_hole_events(_metadata, s, alias, first, n, 1);
 		return;
 	}
-	EXPECT_EQ(0, do_collapse(s, middle(s), s->r.pmd_size));
-	EXPECT_EQ((long)s->r.pmd_size, thp_pmd_mapped(middle(s)));
-	EXPECT_EQ(-1, mem_verify_fill(&s->r, s->hole));
-	EXPECT_EQ(0, s->h.nr_faults);
+	EXPECT_EQ(0, do_collapse(s, middle(s), s->w.r.pmd_size));
+	EXPECT_EQ((long)s->w.r.pmd_size, thp_pmd_mapped(middle(s)));
+	EXPECT_EQ(-1, mem_verify_fill(&s->w.r, s->w.hole));
+	EXPECT_EQ(0, s->w.h.nr_faults);
 }
 
 /* Only the range's last page registered (a hole): EBUSY. */
@@ -1217,7 +1198,7 @@ TEST_F_TIMEOUT(partial, adjacent_before_registered_collapses, CTX_TIMEOUT_S)
 TEST_F_TIMEOUT(partial, other_process_half_registered_ebusy_until_exit, CTX_TIMEOUT_S)
 {
 	struct scenario *s = &self->s;
-	size_t ps = s->r.page_size;
+	size_t ps = s->w.r.page_size;
 	int cmd[2], ack[2];
 	pid_t pid;
 
@@ -1230,12 +1211,12 @@ TEST_F_TIMEOUT(partial, other_process_half_registered_ebusy_until_exit, CTX_TIME
 			   self->per / 2 * ps, cmd[0], ack[1]);
 	ASSERT_EQ('R', wait_byte(ack[0])) TH_LOG("child did not register");
 	assert_precondition(_metadata, s);
-	expect_refused_range(_metadata, s, middle(s), s->r.pmd_size, EBUSY);
+	expect_refused_range(_metadata, s, middle(s), s->w.r.pmd_size, EBUSY);
 	ASSERT_EQ(1, write(cmd[1], "X", 1));
 	EXPECT_EQ(0, reap_within(pid, CHILD_WAIT_MS));
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, do_collapse(s, middle(s), s->r.pmd_size));
-	EXPECT_EQ((long)s->r.pmd_size, thp_pmd_mapped(middle(s)));
+	EXPECT_EQ(0, do_collapse(s, middle(s), s->w.r.pmd_size));
+	EXPECT_EQ((long)s->w.r.pmd_size, thp_pmd_mapped(middle(s)));
 }
 
 /*
@@ -1246,14 +1227,14 @@ TEST_F_TIMEOUT(partial, other_process_half_registered_ebusy_until_exit, CTX_TIME
 TEST_F_TIMEOUT(partial, unaligned_vma_registered_ebusy, CTX_TIMEOUT_S)
 {
 	struct scenario *s = &self->s;
-	size_t ps = s->r.page_size, pmd = s->r.pmd_size, len = pmd + 8 * ps;
+	size_t ps = s->w.r.page_size, pmd = s->w.r.pmd_size, len = pmd + 8 * ps;
 	char *reserve, *vma;
 
 	/* The middle PMD's file offset must sit at a PMD-aligned address. */
-	reserve = mem_map_again(&s->r, 0, 3 * pmd);
+	reserve = mem_map_again(&s->w.r, 0, 3 * pmd);
 	ASSERT_NE(NULL, reserve);
 	ASSERT_EQ(0, munmap(reserve, 3 * pmd));
-	vma = mem_map_at(&s->r, pmd - 4 * ps, len, reserve + pmd - 4 * ps);
+	vma = mem_map_at(&s->w.r, pmd - 4 * ps, len, reserve + pmd - 4 * ps);
 	ASSERT_NE(NULL, vma);
 	ASSERT_EQ(NULL, register_uffd(_metadata, s, vma, len,
 				      UFFDIO_REGISTER_MODE_MISSING));
@@ -1272,17 +1253,17 @@ TEST_F_TIMEOUT(partial, unaligned_vma_registered_ebusy, CTX_TIMEOUT_S)
 static void combined_mode(struct __test_metadata *_metadata,
 			  struct scenario *s, __u64 mode)
 {
-	char *alias = mem_map_again(&s->r, 0, s->r.size);
+	char *alias = mem_map_again(&s->w.r, 0, s->w.r.size);
 	const char *why;
 
 	ASSERT_NE(NULL, alias);
-	why = register_uffd(_metadata, s, alias, s->r.size,
+	why = register_uffd(_metadata, s, alias, s->w.r.size,
 			    UFFDIO_REGISTER_MODE_MISSING | mode);
 	SKIP_IF(why);
-	start_handler(_metadata, s, alias, s->r.size);
+	start_handler(_metadata, s, alias, s->w.r.size);
 	assert_precondition(_metadata, s);
-	expect_refused_range(_metadata, s, middle(s), s->r.pmd_size, EBUSY);
-	expect_hole_events(_metadata, s, alias, 0, s->npages, 1);
+	expect_refused_range(_metadata, s, middle(s), s->w.r.pmd_size, EBUSY);
+	expect_hole_events(_metadata, s, alias, 0, s->w.npages, 1);
 }
 
 TEST_F_TIMEOUT(partial, missing_wp_registered_ebusy, CTX_TIMEOUT_S)
@@ -1316,7 +1297,7 @@ FIXTURE_SETUP(numa)
 	SKIP_IF(scenario_init(_metadata, s, variant->type, CTX_MADVISE, 1));
 	SKIP_IF(collapse_control(_metadata, &self->s));
 	make_holes(s, 0);
-	node_bind(s->r.addr, s->r.size, NUMA_NODE);
+	node_bind(s->w.r.addr, s->w.r.size, NUMA_NODE);
 	populate(_metadata, s);
 }
 
@@ -1331,8 +1312,9 @@ static size_t pages_off_node(struct scenario *s, size_t first, size_t n)
 	size_t i, off = 0;
 
 	for (i = first; i < first + n; i++)
-		if (!s->hole[i])
-			off += node_of(s->r.addr + i * s->r.page_size) != NUMA_NODE;
+		if (!s->w.hole[i])
+			off += node_of(s->w.r.addr + i * s->w.r.page_size) !=
+			       NUMA_NODE;
 	return off;
 }
 
@@ -1341,10 +1323,10 @@ TEST_F(numa, collapse_stays_on_node)
 {
 	struct scenario *s = &self->s;
 
-	ASSERT_EQ(0, pages_off_node(s, 0, s->npages));
-	EXPECT_EQ(0, do_collapse(s, s->r.addr, s->r.size));
-	expect_collapsed(_metadata, s, s->r.size);
-	EXPECT_EQ(NUMA_NODE, node_of(s->r.addr));
+	ASSERT_EQ(0, pages_off_node(s, 0, s->w.npages));
+	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
+	expect_collapsed(_metadata, s, s->w.r.size);
+	EXPECT_EQ(NUMA_NODE, node_of(s->w.r.addr));
 }
 
 /* MODE_MISSING with holes: EBUSY, and no present page moved off its node. */
@@ -1354,10 +1336,10 @@ TEST_F(numa, missing_holes_ebusy_pages_stay)
 
 	register_missing(_metadata, s);
 	assert_precondition(_metadata, s);
-	ASSERT_EQ(0, pages_off_node(s, 0, s->npages));
+	ASSERT_EQ(0, pages_off_node(s, 0, s->w.npages));
 	expect_refused(_metadata, s, EBUSY);
-	EXPECT_EQ(0, pages_off_node(s, 0, s->npages));
-	expect_hole_events(_metadata, s, s->r.addr, 0, s->npages, 1);
+	EXPECT_EQ(0, pages_off_node(s, 0, s->w.npages));
+	expect_hole_events(_metadata, s, s->w.r.addr, 0, s->w.npages, 1);
 }
 
 /* The knobs are saved, and set for the suite, only for a run of tests. */

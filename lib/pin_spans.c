@@ -49,7 +49,8 @@ void pin_spans_run(struct race *x, struct pin_spans *p, int *done,
 		calls_add(&p->spans, from, race_now_ns(), 0);
 		role_set(role, "unregistering an io_uring buffer", p->page);
 		uring_unpin_buffer(p->pinner);
-		from = race_now_ns();	/* the gap: the pin's length, and more */
+		/* the gap: the pin's length, and more */
+		from = race_now_ns();
 		race_spin_until(from + (from - t0) + p->gap_ns, role->crowded);
 	}
 }

@@ -26,7 +26,7 @@ static double bench_ceiling(struct race *x, bool registered, size_t holes)
 	while (race_now_ns() < end && !race_failed(x)) {
 		call_setup(x, registered, holes);
 		t = race_now_ns();
-		collapse(x->r.addr, x->r.size);
+		collapse(x->w.r.addr, x->w.r.size);
 		in_calls += race_now_ns() - t;
 		n++;
 		call_done(x, registered);

@@ -23,7 +23,7 @@
  */
 const char *einval_hint(const struct race *x, int err)
 {
-	if (err != EINVAL || !x->r.ops->page_cache)
+	if (err != EINVAL || !x->w.r.ops->page_cache)
 		return "";
 	return " (or another process set the PMD size's shmem_enabled to never or shmem_enabled to deny meanwhile)";
 }
@@ -39,21 +39,21 @@ static void touch_present(struct race *x)
 {
 	size_t p;
 
-	if (mem_missing(&x->r, x->missing)) {
+	if (mem_missing(&x->w.r, x->w.missing)) {
 		race_fail(x, "reading which pages are missing: %s",
 			  strerror(errno));
 		return;
 	}
-	for (p = 0; p < x->npages; p++)
-		if (!x->missing[p])
+	for (p = 0; p < x->w.npages; p++)
+		if (!x->w.missing[p])
 			(void)*(volatile char *)page_addr(x, p);
 }
 
 void call_setup(struct race *x, bool registered, size_t holes)
 {
 	touch_present(x);
-	reset_holes(x, 0, x->npages, holes);
-	if (registered && reg_missing(x, 0, x->npages))
+	reset_holes(x, 0, x->w.npages, holes);
+	if (registered && reg_missing(x, 0, x->w.npages))
 		race_fail(x, "UFFDIO_REGISTER: %s", strerror(errno));
 }
 
@@ -62,11 +62,11 @@ void call_done(struct race *x, bool registered)
 	size_t p;
 
 	if (registered) {
-		unreg(x, 0, x->npages);
+		unreg(x, 0, x->w.npages);
 		return;
 	}
-	for (p = 0; p < x->npages; p++)
-		if (x->hole[p])
+	for (p = 0; p < x->w.npages; p++)
+		if (x->w.hole[p])
 			x->want[p] = W_ZERO_OR_HOLE;
 }
 
@@ -97,7 +97,7 @@ static bool race_control(struct race *x, size_t holes)
 	int ret;
 
 	call_setup(x, false, holes);
-	ret = collapse_settled(collapse, x->r.addr, x->r.size);
+	ret = collapse_settled(collapse, x->w.r.addr, x->w.r.size);
 	call_done(x, false);
 	if (race_failed(x))
 		return false;
@@ -105,7 +105,7 @@ static bool race_control(struct race *x, size_t holes)
 		return true;
 	snprintf(x->skip, sizeof(x->skip),
 		 "control: MADV_COLLAPSE of %s with %zu holes and no userfaultfd: %s",
-		 mem_type_name(x->r.type), holes, calls_errno_name(ret));
+		 mem_type_name(x->w.r.type), holes, calls_errno_name(ret));
 	return false;
 }
 
@@ -129,7 +129,7 @@ bool calibrate(struct race *x, bool registered, size_t holes)
 	for (i = 0; i < CALIBRATE_CALLS && !race_failed(x); i++) {
 		call_setup(x, registered, holes);
 		t = race_now_ns();
-		collapse(x->r.addr, x->r.size);
+		collapse(x->w.r.addr, x->w.r.size);
 		d[i] = i ? race_now_ns() - t : UINT64_MAX;
 		call_done(x, registered);
 	}
@@ -147,14 +147,14 @@ uint64_t refused_ns(struct race *x, char *at, size_t holes)
 
 	for (i = 0; i < CALIBRATE_CALLS && !race_failed(x); i++) {
 		call_setup(x, !at, holes);
-		if (at && uffd_register(x->uffd, at, x->ps,
+		if (at && uffd_register(x->w.uffd, at, x->ps,
 					UFFDIO_REGISTER_MODE_MISSING))
 			race_fail(x, "UFFDIO_REGISTER of another mapping of the range: %s",
 				  strerror(errno));
 		t = race_now_ns();
-		ret = collapse(x->r.addr, x->r.size);
+		ret = collapse(x->w.r.addr, x->w.r.size);
 		d[i] = race_now_ns() - t;
-		if (at && uffd_unregister(x->uffd, at, x->ps))
+		if (at && uffd_unregister(x->w.uffd, at, x->ps))
 			race_fail(x, "UFFDIO_UNREGISTER of another mapping of the range: %s",
 				  strerror(errno));
 		call_done(x, !at);
@@ -169,20 +169,20 @@ static size_t ranges_collapsed(struct race *x)
 {
 	size_t i, n = 0;
 
-	if (mem_missing(&x->r, x->missing))
+	if (mem_missing(&x->w.r, x->w.missing))
 		return 0;
-	for (i = 0; i < x->r.size / x->r.pmd_size; i++)
+	for (i = 0; i < x->w.r.size / x->w.r.pmd_size; i++)
 		n += range_full(x, i);
 	return n;
 }
 
 uint64_t khugepaged_control(struct race *x, size_t holes, int ms)
 {
-	size_t n = x->r.size / x->r.pmd_size;
+	size_t n = x->w.r.size / x->w.r.pmd_size;
 	uint64_t t0, deadline;
 
 	if (!reset_ranges(x, holes) ||
-	    madvise(x->r.addr, x->r.size, MADV_HUGEPAGE))
+	    madvise(x->w.r.addr, x->w.r.size, MADV_HUGEPAGE))
 		return 0;
 	t0 = race_now_ns();
 	deadline = t0 + ms * 1000000ULL;
@@ -191,9 +191,9 @@ uint64_t khugepaged_control(struct race *x, size_t holes, int ms)
 	if (ranges_collapsed(x) < n) {
 		snprintf(x->skip, sizeof(x->skip),
 			 "control: khugepaged did not collapse %zu unregistered %s ranges with holes in %d ms",
-			 n, mem_type_name(x->r.type), ms);
+			 n, mem_type_name(x->w.r.type), ms);
 		return 0;
 	}
-	expect_collapsed_unseen(x, 0, x->npages);
+	expect_collapsed_unseen(x, 0, x->w.npages);
 	return race_now_ns() - t0;
 }

@@ -73,7 +73,7 @@ static void ref_init(struct race *x)
 	uint64_t *page = (uint64_t *)x->page_buf;
 	size_t p, i, last = x->ps / sizeof(*page) - 1;
 
-	for (p = 0; p < x->npages; p++) {
+	for (p = 0; p < x->w.npages; p++) {
 		pattern_fill(page, x->ps, PATTERN_FILL, p);
 		for (i = 0; i < NR_SAMPLES; i++)
 			x->ref[p].fill[i] = page[i * last / (NR_SAMPLES - 1)];
@@ -100,20 +100,18 @@ static void shared_free(void *p, size_t n, size_t size)
 
 static bool race_alloc(struct race *x)
 {
-	size_t n = x->npages;
+	size_t n = x->w.npages;
 
 	x->want = shared_calloc(n, sizeof(*x->want));
 	x->changed = shared_calloc(n, sizeof(bool));
-	x->hole = calloc(n, sizeof(bool));
-	x->missing = shared_calloc(n, sizeof(bool));
 	x->seen = shared_calloc(n, sizeof(bool));
 	x->ref = calloc(n, sizeof(*x->ref));
-	x->buf = aligned_alloc(x->ps, x->r.size);
+	x->buf = aligned_alloc(x->ps, x->w.r.size);
 	x->page_buf = aligned_alloc(x->ps, x->ps);
 	x->batch_buf = aligned_alloc(x->ps, BATCH * x->ps);
 	x->to_punch = calloc(n, sizeof(*x->to_punch));
 	x->to_fill = calloc(n, sizeof(*x->to_fill));
-	return x->want && x->changed && x->hole && x->missing && x->seen &&
+	return x->want && x->changed && x->seen &&
 	       x->ref && x->buf && x->page_buf && x->batch_buf &&
 	       x->to_punch && x->to_fill;
 }
@@ -133,8 +131,8 @@ const char *race_init(struct race *x, const struct race_opts *opt,
 
 	memset(x, 0, sizeof(*x));
 	x->opt = *opt;
-	x->uffd = -1;
-	x->r.fd = -1;
+	x->w.uffd = -1;
+	x->w.r.fd = -1;
 	x->pidfd = -1;
 	x->sh = shared_calloc(1, sizeof(*x->sh));
 	if (!x->sh) {
@@ -145,23 +143,22 @@ const char *race_init(struct race *x, const struct race_opts *opt,
 	why = collapse_test_why_not();
 	if (why)
 		return why;
-	why = mem_region_create(&x->r, type, npmd * pmd, pmd);
+	why = watched_create(&x->w, type, npmd * pmd, pmd);
 	if (why) {
 		race_fail(x, "set-up: %s", why);
 		return NULL;
 	}
-	x->ps = x->r.page_size;
-	x->npages = mem_pages(&x->r);
+	x->ps = x->w.r.page_size;
 	if (!race_alloc(x)) {
 		race_fail(x, "set-up: out of memory");
 		return NULL;
 	}
 	if (node >= 0)
-		node_bind(x->r.addr, x->r.size, node);
+		node_bind(x->w.r.addr, x->w.r.size, node);
 	ref_init(x);
-	mem_fill(&x->r, x->hole);
-	x->uffd = uffd_open(0);
-	if (x->uffd < 0) {
+	mem_fill(&x->w.r, x->w.hole);
+	x->w.uffd = uffd_open(0);
+	if (x->w.uffd < 0) {
 		race_fail(x, "set-up: cannot open a userfaultfd: %s",
 			  strerror(errno));
 		return NULL;
@@ -179,24 +176,18 @@ void race_fini(struct race *x)
 {
 	if (x->leak)
 		return;
-	if (x->handling)
-		uffd_handler_stop(&x->h);
-	if (x->uffd >= 0)
-		close(x->uffd);
 	if (x->pidfd >= 0)
 		close(x->pidfd);
-	mem_region_destroy(&x->r);
-	shared_free(x->want, x->npages, sizeof(*x->want));
-	shared_free(x->changed, x->npages, sizeof(bool));
-	free(x->hole);
-	shared_free(x->missing, x->npages, sizeof(bool));
-	shared_free(x->seen, x->npages, sizeof(bool));
+	shared_free(x->want, x->w.npages, sizeof(*x->want));
+	shared_free(x->changed, x->w.npages, sizeof(bool));
+	shared_free(x->seen, x->w.npages, sizeof(bool));
 	free(x->ref);
 	free(x->buf);
 	free(x->page_buf);
 	free(x->batch_buf);
 	free(x->to_punch);
 	free(x->to_fill);
+	watched_destroy(&x->w);
 	if (x->sh != &x->unshared)
 		shared_free(x->sh, 1, sizeof(*x->sh));
 }
@@ -244,7 +235,7 @@ static void race_team_unstick(void *ctx)
 {
 	struct race *x = ctx;
 
-	uffd_unregister(x->uffd, x->r.addr, x->r.size);
+	uffd_unregister(x->w.uffd, x->w.r.addr, x->w.r.size);
 }
 
 bool race_team_start(struct race *x, struct team *t, void *arg)

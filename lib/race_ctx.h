@@ -19,6 +19,7 @@
 #include "race_opts.h"
 #include "team.h"
 #include "uffd.h"
+#include "watched.h"
 
 #define DEFAULT_MAX_ITERS	20000
 #define MIN_ITERS		20	/* past the time budget, on a slow machine */
@@ -64,12 +65,10 @@ struct race_shared {
 };
 
 struct race {
-	struct region r;
-	size_t npages, ps;
+	struct watched w;	/* w.hole: made a hole for this iteration */
+	size_t ps;
 	enum want *want;
 	bool *changed;		/* changed this iteration: full check */
-	bool *hole;		/* made a hole for this iteration */
-	bool *missing;		/* what the kernel says is missing */
 	bool *seen;		/* seen missing after the registration */
 	struct ref_words *ref;
 	char *buf;		/* pread() of the whole file */
@@ -78,9 +77,6 @@ struct race {
 	size_t *to_punch, *to_fill;	/* reset_holes()'s pages */
 	int pidfd;		/* for process_madvise(); -1: page by page */
 	pid_t pid;		/* whose pidfd, and whose memory to write */
-	int uffd;
-	bool handling;
-	struct uffd_handler h;
 	size_t eexist0, errors0;
 	struct race_rng rng;
 	struct race_budget budget;

@@ -29,8 +29,8 @@ static const char *const want_name[] = {
  */
 static int punch(struct race *x, size_t p)
 {
-	uffd_handler_forget(&x->h, p);
-	return mem_punch(&x->r, p, 1);
+	uffd_handler_forget(&x->w.h, p);
+	return mem_punch(&x->w.r, p, 1);
 }
 
 /* process_madvise() of our own memory: -1 where the headers lack it. */
@@ -52,13 +52,13 @@ static long self_madvise(struct race *x, struct iovec *iov, size_t n, int adv)
  */
 static void punch_pages(struct race *x, const size_t *pages, size_t n)
 {
-	int adv = x->r.ops->punch_advice;
+	int adv = x->w.r.ops->punch_advice;
 	struct iovec iov[BATCH];
 	size_t i = 0, k;
 
-	while (!x->r.ops->file && x->pidfd >= 0 && i < n) {
+	while (!x->w.r.ops->file && x->pidfd >= 0 && i < n) {
 		for (k = 0; k < BATCH && i + k < n; k++) {
-			uffd_handler_forget(&x->h, pages[i + k]);
+			uffd_handler_forget(&x->w.h, pages[i + k]);
 			iov[k].iov_base = page_addr(x, pages[i + k]);
 			iov[k].iov_len = x->ps;
 		}
@@ -87,7 +87,7 @@ static void fill_pages(struct race *x, const size_t *pages, size_t n)
 	struct iovec local[BATCH], remote[BATCH];
 	size_t i = 0, k;
 
-	while (!x->r.ops->file && x->pid == getpid() && i < n) {
+	while (!x->w.r.ops->file && x->pid == getpid() && i < n) {
 		for (k = 0; k < BATCH && i + k < n; k++) {
 			local[k].iov_base = x->batch_buf + k * x->ps;
 			local[k].iov_len = x->ps;
@@ -102,13 +102,13 @@ static void fill_pages(struct race *x, const size_t *pages, size_t n)
 		i += k;
 	}
 	for (; i < n; i++) {
-		if (!x->r.ops->file) {
+		if (!x->w.r.ops->file) {
 			pattern_fill(page_addr(x, pages[i]), x->ps,
 				     PATTERN_FILL, pages[i]);
 			continue;
 		}
 		pattern_fill(x->page_buf, x->ps, PATTERN_FILL, pages[i]);
-		if (pwrite(x->r.fd, x->page_buf, x->ps, pages[i] * x->ps) !=
+		if (pwrite(x->w.r.fd, x->page_buf, x->ps, pages[i] * x->ps) !=
 		    (ssize_t)x->ps)
 			race_fail(x, "refilling page %zu: %s", pages[i],
 				  strerror(errno));
@@ -120,11 +120,11 @@ static void pick_holes(struct race *x, size_t first, size_t count, size_t n)
 	size_t p, k = 0;
 
 	for (p = first; p < first + count; p++)
-		x->hole[p] = x->seen[p] = false;
+		x->w.hole[p] = x->seen[p] = false;
 	while (k < n) {
 		p = first + race_rng_below(&x->rng, count);
-		if (!x->hole[p]) {
-			x->hole[p] = true;
+		if (!x->w.hole[p]) {
+			x->w.hole[p] = true;
 			k++;
 		}
 	}
@@ -135,8 +135,8 @@ size_t random_page(struct race *x, bool hole)
 	size_t p;
 
 	do {
-		p = race_rng_below(&x->rng, x->npages);
-	} while (x->hole[p] != hole);
+		p = race_rng_below(&x->rng, x->w.npages);
+	} while (x->w.hole[p] != hole);
 	return p;
 }
 
@@ -150,10 +150,10 @@ static void map_one(struct race *x, size_t first, size_t count)
 {
 	size_t p;
 
-	if (!x->r.ops->page_cache)
+	if (!x->w.r.ops->page_cache)
 		return;
 	for (p = first; p < first + count; p++)
-		if (!x->hole[p]) {
+		if (!x->w.hole[p]) {
 			(void)*(volatile char *)page_addr(x, p);
 			return;
 		}
@@ -165,12 +165,12 @@ void reset_holes(struct race *x, size_t first, size_t count, size_t n)
 
 	pick_holes(x, first, count, n);
 	for (p = first; p < first + count; p++) {
-		x->changed[p] = x->hole[p] || x->want[p] != W_FILL;
-		if (x->hole[p] && x->want[p] != W_HOLE)
+		x->changed[p] = x->w.hole[p] || x->want[p] != W_FILL;
+		if (x->w.hole[p] && x->want[p] != W_HOLE)
 			x->to_punch[np++] = p;
-		else if (!x->hole[p] && x->want[p] != W_FILL)
+		else if (!x->w.hole[p] && x->want[p] != W_FILL)
 			x->to_fill[nf++] = p;
-		x->want[p] = x->hole[p] ? W_HOLE : W_FILL;
+		x->want[p] = x->w.hole[p] ? W_HOLE : W_FILL;
 	}
 	fill_pages(x, x->to_fill, nf);
 	punch_pages(x, x->to_punch, np);
@@ -183,7 +183,7 @@ static long setup_mismatch(struct race *x, size_t first, size_t count)
 	size_t p;
 
 	for (p = first; p < first + count; p++)
-		if (x->missing[p] != (x->want[p] == W_HOLE))
+		if (x->w.missing[p] != (x->want[p] == W_HOLE))
 			return p;
 	return -1;
 }
@@ -202,7 +202,7 @@ void precondition(struct race *x, size_t first, size_t count)
 	int tries;
 
 	for (tries = 0; tries < 3; tries++) {
-		if (mem_missing(&x->r, x->missing)) {
+		if (mem_missing(&x->w.r, x->w.missing)) {
 			race_fail(x, "precondition: reading which pages are missing: %s",
 				  strerror(errno));
 			return;
@@ -210,14 +210,14 @@ void precondition(struct race *x, size_t first, size_t count)
 		bad = setup_mismatch(x, first, count);
 		if (bad < 0 || x->want[bad] != W_HOLE)
 			break;
-		collapse(x->r.addr, x->ps);
+		collapse(x->w.r.addr, x->ps);
 		for (p = first; p < first + count; p++)
-			if (x->want[p] == W_HOLE && !x->missing[p])
+			if (x->want[p] == W_HOLE && !x->w.missing[p])
 				punch(x, p);
 	}
 	if (bad >= 0)
 		race_fail(x, "precondition: page %ld is %s before the race",
-			  bad, x->missing[bad] ? "missing" : "present");
+			  bad, x->w.missing[bad] ? "missing" : "present");
 }
 
 static bool words_are(const struct race *x, const char *page,
@@ -260,7 +260,7 @@ static void verify_page(struct race *x, size_t p)
 {
 	enum want w = x->want[p];
 
-	if (x->missing[p]) {
+	if (x->w.missing[p]) {
 		if (w != W_HOLE && w != W_ZERO_OR_HOLE)
 			race_fail(x, "page %zu (offset %#zx) is missing, should hold %s: data lost",
 				  p, p * x->ps, want_name[w]);
@@ -277,7 +277,7 @@ static void verify_page(struct race *x, size_t p)
 		race_fail(x, "page %zu (offset %#zx) reads %s through the mapping, should read %s",
 			  p, p * x->ps, content_name(x, page_addr(x, p), p),
 			  want_name[w]);
-	else if (x->r.ops->file && !content_is(x, x->buf + p * x->ps, p, w))
+	else if (x->w.r.ops->file && !content_is(x, x->buf + p * x->ps, p, w))
 		race_fail(x, "page %zu (offset %#zx) reads %s through pread(), should read %s",
 			  p, p * x->ps, content_name(x, x->buf + p * x->ps, p),
 			  want_name[w]);
@@ -287,13 +287,13 @@ void verify_data(struct race *x, size_t first, size_t count)
 {
 	size_t p;
 
-	if (mem_missing(&x->r, x->missing)) {
+	if (mem_missing(&x->w.r, x->w.missing)) {
 		race_fail(x, "reading which pages are missing: %s",
 			  strerror(errno));
 		return;
 	}
-	if (x->r.ops->file &&
-	    pread(x->r.fd, x->buf, x->r.size, 0) != (ssize_t)x->r.size) {
+	if (x->w.r.ops->file &&
+	    pread(x->w.r.fd, x->buf, x->w.r.size, 0) != (ssize_t)x->w.r.size) {
 		race_fail(x, "pread() of the file: %s", strerror(errno));
 		return;
 	}
@@ -306,7 +306,7 @@ void expect_collapsed_unseen(struct race *x, size_t first, size_t count)
 	size_t p;
 
 	for (p = first; p < first + count; p++)
-		if (x->hole[p] && !x->seen[p])
+		if (x->w.hole[p] && !x->seen[p])
 			x->want[p] = W_ZERO;
 }
 
@@ -324,39 +324,39 @@ int fill_page(struct race *x, size_t p, enum fill_how how, const char *buf)
 		pattern_fill(page_addr(x, p), x->ps, PATTERN_FILL, p);
 		return 0;
 	case FILL_PWRITE:
-		return pwrite(x->r.fd, buf, x->ps, off) == (ssize_t)x->ps ?
+		return pwrite(x->w.r.fd, buf, x->ps, off) == (ssize_t)x->ps ?
 		       0 : -1;
 	default:
-		return fallocate(x->r.fd, FALLOC_FL_KEEP_SIZE, off, x->ps);
+		return fallocate(x->w.r.fd, FALLOC_FL_KEEP_SIZE, off, x->ps);
 	}
 }
 
 bool round_holes(struct race *x, size_t n)
 {
-	reset_holes(x, 0, x->npages, n);
-	precondition(x, 0, x->npages);
+	reset_holes(x, 0, x->w.npages, n);
+	precondition(x, 0, x->w.npages);
 	return !race_failed(x);
 }
 
 bool reset_ranges(struct race *x, size_t n)
 {
-	size_t per = x->r.pmd_size / x->ps, first;
+	size_t per = x->w.r.pmd_size / x->ps, first;
 
-	if (madvise(x->r.addr, x->r.size, MADV_NOHUGEPAGE))
+	if (madvise(x->w.r.addr, x->w.r.size, MADV_NOHUGEPAGE))
 		race_fail(x, "MADV_NOHUGEPAGE: %s", strerror(errno));
-	unreg(x, 0, x->npages);
-	for (first = 0; first < x->npages; first += per)
+	unreg(x, 0, x->w.npages);
+	for (first = 0; first < x->w.npages; first += per)
 		reset_holes(x, first, per, n);
-	precondition(x, 0, x->npages);
+	precondition(x, 0, x->w.npages);
 	return !race_failed(x);
 }
 
 bool range_full(const struct race *x, size_t i)
 {
-	size_t per = x->r.pmd_size / x->ps, p;
+	size_t per = x->w.r.pmd_size / x->ps, p;
 
 	for (p = i * per; p < (i + 1) * per; p++)
-		if (x->missing[p])
+		if (x->w.missing[p])
 			return false;
 	return true;
 }

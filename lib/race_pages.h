@@ -15,7 +15,7 @@
 /* The address of page @p of the race's region. */
 static inline char *page_addr(const struct race *x, size_t p)
 {
-	return x->r.addr + p * x->ps;
+	return x->w.r.addr + p * x->ps;
 }
 
 /* How a hole is filled: through the mapping, or (a file) the fd. */
@@ -38,7 +38,7 @@ bool round_holes(struct race *x, size_t n);
  * checked. False if that failed.
  */
 bool reset_ranges(struct race *x, size_t n);
-/* Range @i has no page missing in x->missing (as last read): collapsed. */
+/* Range @i has no page missing in x->w.missing (as last read): collapsed. */
 bool range_full(const struct race *x, size_t i);
 /* A random page of the region that is (@hole) or is not a hole. */
 size_t random_page(struct race *x, bool hole);

@@ -12,36 +12,35 @@
 
 int reg_missing(struct race *x, size_t first, size_t count)
 {
-	return uffd_register(x->uffd, page_addr(x, first), count * x->ps,
+	return uffd_register(x->w.uffd, page_addr(x, first), count * x->ps,
 			     UFFDIO_REGISTER_MODE_MISSING);
 }
 
 void unreg(struct race *x, size_t first, size_t count)
 {
-	if (uffd_unregister(x->uffd, page_addr(x, first), count * x->ps))
+	if (uffd_unregister(x->w.uffd, page_addr(x, first), count * x->ps))
 		race_fail(x, "UFFDIO_UNREGISTER: %s", strerror(errno));
 }
 
 bool start_handler(struct race *x)
 {
-	if (uffd_handler_start(&x->h, x->uffd, x->r.addr, x->r.size)) {
+	if (watched_handle(&x->w, x->w.r.addr, x->w.r.size)) {
 		race_fail(x, "set-up: cannot start the fault handler");
 		return false;
 	}
-	x->handling = true;
 	return true;
 }
 
 void handler_mark(struct race *x)
 {
-	uffd_handler_counts(&x->h, &x->eexist0, &x->errors0);
+	uffd_handler_counts(&x->w.h, &x->eexist0, &x->errors0);
 }
 
 void handler_check(struct race *x)
 {
 	size_t eexist, errors;
 
-	uffd_handler_counts(&x->h, &eexist, &errors);
+	uffd_handler_counts(&x->w.h, &eexist, &errors);
 	if (eexist != x->eexist0)
 		race_fail(x, "UFFDIO_COPY found %zu page(s) present (EEXIST): a page seen missing was filled behind userspace's back",
 			  eexist - x->eexist0);
@@ -53,13 +52,13 @@ size_t snapshot_seen(struct race *x, size_t first, size_t count)
 {
 	size_t p, n = 0;
 
-	if (mem_missing(&x->r, x->missing)) {
+	if (mem_missing(&x->w.r, x->w.missing)) {
 		race_fail(x, "reading which pages are missing: %s",
 			  strerror(errno));
 		return 0;
 	}
 	for (p = first; p < first + count; p++)
-		n += x->seen[p] = x->missing[p];
+		n += x->seen[p] = x->w.missing[p];
 	return n;
 }
 
@@ -70,7 +69,7 @@ uint64_t snapshot_ns(struct race *x)
 
 	for (i = 0; i < CALIBRATE_CALLS; i++) {
 		t = race_now_ns();
-		snapshot_seen(x, 0, x->npages);
+		snapshot_seen(x, 0, x->w.npages);
 		t = race_now_ns() - t;
 		if (t < best)
 			best = t;
@@ -88,12 +87,12 @@ void touch_seen(struct race *x, size_t first, size_t count,
 		if (!x->seen[p])
 			continue;
 		/* seen missing: not the handler's, whoever punched it */
-		uffd_handler_forget(&x->h, p);
-		before = uffd_handler_faults(&x->h, p);
+		uffd_handler_forget(&x->w.h, p);
+		before = uffd_handler_faults(&x->w.h, p);
 		role_set(role, "reading a page seen missing, waiting for its fault to be resolved",
 			 p);
 		(void)*(volatile char *)page_addr(x, p);
-		after = uffd_handler_faults(&x->h, p);
+		after = uffd_handler_faults(&x->w.h, p);
 		x->want[p] = W_UFFD;
 		x->changed[p] = true;
 		if (after == before)
@@ -113,17 +112,17 @@ void touch_seen(struct race *x, size_t first, size_t count,
 
 bool race_own_view(struct race *x)
 {
-	char *view = mem_map_again(&x->r, 0, x->r.size);
+	char *view = mem_map_again(&x->w.r, 0, x->w.r.size);
 
 	if (!view) {
 		race_fail(x, "set-up: a second process's mapping: %s",
 			  strerror(errno));
 		return false;
 	}
-	x->r.addr = view;	/* the file's fd, if any, is inherited */
+	x->w.r.addr = view;	/* the file's fd, if any, is inherited */
 	x->in_child = true;
-	x->uffd = uffd_open(0);
-	if (x->uffd < 0) {
+	x->w.uffd = uffd_open(0);
+	if (x->w.uffd < 0) {
 		race_fail(x, "set-up: a second process's userfaultfd: %s",
 			  strerror(errno));
 		return false;

@@ -14,7 +14,7 @@ void collapse_until(struct race *x, struct calls *cs, uint64_t *reg_ns,
 	char sum[160];
 
 	do {
-		c = calls_do(cs, x->r.addr, x->r.size);
+		c = calls_do(cs, x->w.r.addr, x->w.r.size);
 		reg = race_load_ns(reg_ns);
 	} while (c->ret && (!reg || c->end <= reg ||
 			    (retry_eagain && c->ret == EAGAIN)) &&
@@ -77,7 +77,7 @@ const struct call *reg_outcome(struct race *x, const struct calls *cs,
 			       uint64_t reg, const char *who)
 {
 	const struct call *last = calls_last(cs), *in = reg_call(cs, reg);
-	size_t seen = count_seen(x, 0, x->npages);
+	size_t seen = count_seen(x, 0, x->w.npages);
 
 	if (cs->has_bad)
 		race_fail(x, "MADV_COLLAPSE %s %s registration returned %s; allowed: success, EBUSY, EAGAIN%s",
