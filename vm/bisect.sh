@@ -56,49 +56,21 @@ parse_args() {
 # skip MESSAGE: this commit cannot be tested.
 skip() { log "$*: skipping this commit"; exit "$SKIP"; }
 
-# not_applied FRAGMENT...: print each CONFIG_X=V line of the fragments that
-# the .config lacks (merge_config.sh only warns when a dependency is missing).
-not_applied() {
-	local f line
-	for f; do
-		while IFS= read -r line; do
-			[[ $line == CONFIG_*=* ]] || continue
-			grep -qxF -- "$line" "$BUILD/.config" || printf '  %s: %s\n' "${f#"$REPO"/}" "$line"
-		done <"$f"
-	done
-}
-
-# config_key: a hash of what the .config comes from (Kconfig files as git's
-# index has them, base configs, both fragments); nothing outside git.
-config_key() {
-	local files
-	files=$(git ls-files -s -- '*Kconfig*' arch/x86/configs kernel/configs scripts/kconfig 2>/dev/null) &&
-		[[ -n $files ]] || return 0
-	printf '%s\n' "$files" | cat - "$REPO/vm/bisect.config" "$REPO/config" | sha1sum
-}
-
-# configure: tinyconfig + the fragments, unless the last step's still holds.
+# configure: tinyconfig + the fragments (vm/lib.sh's kbuild_configure:
+# only when the Kconfig files or the fragments changed since the last step).
 configure() {
-	local log=$BUILD/bisect-config.log stamp=$BUILD/.bisect-config-key key missing
-	key=$(config_key)
-	if [[ -z $key || ! -s $BUILD/.config || $key != "$(cat "$stamp" 2>/dev/null)" ]]; then
-		rm -f "$stamp"
-		if ! { make -s O="$BUILD" tinyconfig &&
-			scripts/kconfig/merge_config.sh -m -O "$BUILD" "$BUILD/.config" \
-				"$REPO/vm/bisect.config" "$REPO/config" &&
-			make -s O="$BUILD" olddefconfig; } >"$log" 2>&1; then
-			tail -n 20 "$log" >&2
-			skip "configuration failed (log: $log)"
-		fi
-		[[ -z $key ]] || echo "$key" >"$stamp"
-	fi
-	missing=$(not_applied "$REPO/vm/bisect.config" "$REPO/config")
-	[[ -z $missing ]] || { printf '%s\n' "$missing" >&2; skip "these options did not stick in $BUILD/.config"; }
+	local log=$BUILD/bisect-config.log rc=0
+	kbuild_configure . "$BUILD" "$log" "$REPO/vm/bisect.config" "$REPO/config" || rc=$?
+	case $rc in
+	0) ;;
+	2) skip "these options did not stick in $BUILD/.config" ;;
+	*) tail -n 20 "$log" >&2; skip "configuration failed (log: $log)" ;;
+	esac
 }
 
 build() {
 	local log=$BUILD/bisect-build.log
-	make -s O="$BUILD" -j"$JOBS" bzImage >"$log" 2>&1 ||
+	kbuild_bzimage . "$BUILD" "$log" "$JOBS" ||
 		{ tail -n 30 "$log" >&2; skip "build failed (log: $log)"; }
 }
 
