@@ -672,10 +672,9 @@ FIXTURE_VARIANT(mthp) {
 };
 
 /*
- * Not under khugepaged (yet): in a 6.12 guest, the memfd range's st_blocks
- * read just before khugepaged's act counted all 512 pages of the PMD where
- * 256 were present (as if a collapse charging its holes were in flight,
- * before any MADV_HUGEPAGE on it), the right count after (2 of 4 runs).
+ * Not under khugepaged (yet): the memfd range's st_blocks was seen to count
+ * the whole PMD just before khugepaged's act, with half of it present; the
+ * README's table of contexts says when.
  */
 ADD_CALL_CONTEXTS(mthp, anon, MEM_ANON);
 ADD_CALL_CONTEXTS(mthp, memfd, MEM_MEMFD);
