@@ -661,9 +661,11 @@ TEST_F_TIMEOUT(multi, one_pmd_with_holes_ebusy, CTX_TIMEOUT_S)
  */
 #define MTHP_KB 64
 
+#define MTHP_KNOB_LEN 64
+
 FIXTURE(mthp) {
 	struct scenario s;
-	char knob[64];
+	char knob[MTHP_KNOB_LEN];
 	bool knob_set;
 };
 
@@ -709,24 +711,23 @@ static bool khugepaged_takes_shmem(struct __test_metadata *_metadata,
  * range until the act.
  */
 static const char *mthp_why_not(struct __test_metadata *_metadata,
-				FIXTURE_DATA(mthp) *self)
+				struct scenario *s, char *knob)
 {
 	static char why[200];
-	struct scenario *s = &self->s;
 	char val[32];
 
-	snprintf(self->knob, sizeof(self->knob), "hugepages-%dkB/%s", MTHP_KB,
+	snprintf(knob, MTHP_KNOB_LEN, "hugepages-%dkB/%s", MTHP_KB,
 		 s->w.r.ops->mthp_knob);
-	if (thp_knob_get(self->knob, val, sizeof(val))) {
+	if (thp_knob_get(knob, val, sizeof(val))) {
 		snprintf(why, sizeof(why), "kernel without %d kB mTHP for %s (no %s)",
-			 MTHP_KB, s->w.r.ops->name, self->knob);
+			 MTHP_KB, s->w.r.ops->name, knob);
 		return why;
 	}
 	if (!s->ctx->answers && s->w.r.ops->page_cache &&
-	    khugepaged_takes_shmem(_metadata, s->w.r.type, self->knob)) {
+	    khugepaged_takes_shmem(_metadata, s->w.r.type, knob)) {
 		snprintf(why, sizeof(why),
 			 "khugepaged collapses %s with no MADV_HUGEPAGE while %s is always: the range cannot wait for the act",
-			 s->w.r.ops->name, self->knob);
+			 s->w.r.ops->name, knob);
 		return why;
 	}
 	return collapse_control(_metadata, s);
@@ -739,7 +740,7 @@ FIXTURE_SETUP(mthp)
 	const char *why;
 
 	SKIP_IF(scenario_init(_metadata, s, variant->type, variant->ctx, 1));
-	why = mthp_why_not(_metadata, self);
+	why = mthp_why_not(_metadata, s, self->knob);
 	if (why) {
 		scenario_fini(s);	/* a SKIP in set-up runs no teardown */
 		SKIP(return, "%s", why);
@@ -783,20 +784,20 @@ static bool collapsed_early(struct __test_metadata *_metadata,
  * it. If it did so here, the scenario cannot be had: SKIP.
  */
 static const char *populate_mthp(struct __test_metadata *_metadata,
-				 FIXTURE_DATA(mthp) *self)
+				 struct scenario *s, const char *knob,
+				 bool *knob_set)
 {
-	struct scenario *s = &self->s;
 	static char why[160];
 	size_t i, small = 0, present = 0;
 	bool *large = calloc(s->w.npages, sizeof(bool));
 
 	ASSERT_NE(NULL, large);
 	thp_compact_memory();
-	ASSERT_EQ(0, thp_knob_set(self->knob, "always"));
-	self->knob_set = true;
+	ASSERT_EQ(0, thp_knob_set(knob, "always"));
+	*knob_set = true;
 	mem_fill(&s->w.r, s->w.hole);
-	ASSERT_EQ(0, thp_knob_set(self->knob, "never"));
-	self->knob_set = false;
+	ASSERT_EQ(0, thp_knob_set(knob, "never"));
+	*knob_set = false;
 	if (collapsed_early(_metadata, s)) {
 		free(large);
 		snprintf(why, sizeof(why),
@@ -825,7 +826,7 @@ TEST_F_TIMEOUT(mthp, no_uffd_collapses, CTX_TIMEOUT_S)
 {
 	struct scenario *s = &self->s;
 
-	SKIP_IF(populate_mthp(_metadata, self));
+	SKIP_IF(populate_mthp(_metadata, s, self->knob, &self->knob_set));
 	assert_precondition(_metadata, s);
 	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
 	expect_collapsed(_metadata, s, s->w.r.size);
@@ -835,7 +836,7 @@ TEST_F_TIMEOUT(mthp, missing_holes_ebusy, CTX_TIMEOUT_S)
 {
 	struct scenario *s = &self->s;
 
-	SKIP_IF(populate_mthp(_metadata, self));
+	SKIP_IF(populate_mthp(_metadata, s, self->knob, &self->knob_set));
 	register_missing(_metadata, s);
 	assert_precondition(_metadata, s);
 	expect_refused(_metadata, s, EBUSY);
