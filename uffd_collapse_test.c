@@ -53,6 +53,18 @@ struct scenario {
 static void scenario_fini(struct scenario *s);
 
 /*
+ * SKIP from a fixture's set-up after scenario_init(), which started the
+ * collapse context: a SKIP in set-up runs no teardown, so stop it here.
+ */
+#define SKIP_FINI(s, why_expr) do {					\
+	const char *__why = (why_expr);					\
+	if (__why) {							\
+		scenario_fini(s);					\
+		SKIP(return, "%s", __why);				\
+	}								\
+} while (0)
+
+/*
  * Why this kernel cannot run the scenario (a missing feature: SKIP), else
  * NULL once it is set up. A set-up error is a failure of the test.
  */
@@ -737,14 +749,9 @@ FIXTURE_SETUP(mthp)
 {
 	struct scenario *s = &self->s;
 	size_t i, per_folio;
-	const char *why;
 
 	SKIP_IF(scenario_init(_metadata, s, variant->type, variant->ctx, 1));
-	why = mthp_why_not(_metadata, s, self->knob);
-	if (why) {
-		scenario_fini(s);	/* a SKIP in set-up runs no teardown */
-		SKIP(return, "%s", why);
-	}
+	SKIP_FINI(s, mthp_why_not(_metadata, s, self->knob));
 	per_folio = MTHP_KB * 1024 / s->w.r.page_size;
 	for (i = 0; i < s->w.npages; i++)
 		s->w.hole[i] = (i / per_folio) % 2;
@@ -866,7 +873,7 @@ FIXTURE_SETUP(anon_wp)
 	SKIP_IF(scenario_init(_metadata, &self->s, variant->type, variant->ctx,
 			      1));
 	make_holes(&self->s, 0);
-	SKIP_IF(collapse_control(_metadata, &self->s));
+	SKIP_FINI(&self->s, collapse_control(_metadata, &self->s));
 	populate(_metadata, &self->s);
 }
 
@@ -1191,7 +1198,7 @@ FIXTURE_SETUP(partial)
 			      variant->ctx, 3));
 	self->per = pages_per_pmd(&self->s);
 	make_holes(&self->s, 1);
-	SKIP_IF(collapse_control(_metadata, &self->s));
+	SKIP_FINI(&self->s, collapse_control(_metadata, &self->s));
 	populate(_metadata, &self->s);
 }
 
@@ -1365,9 +1372,10 @@ FIXTURE(numa) {
 
 FIXTURE_VARIANT(numa) {
 	enum mem_type type;
+	enum collapse_ctx ctx;
 };
 
-ADD_SHMEM_TYPES(numa, ADD_TYPE);
+ADD_SHMEM_TYPES(numa, ADD_CONTEXTS);
 
 #define NUMA_NODE 1
 
@@ -1377,8 +1385,8 @@ FIXTURE_SETUP(numa)
 	struct scenario *s = &self->s;
 
 	SKIP_IF(node_probe(NUMA_NODE + 1));
-	SKIP_IF(scenario_init(_metadata, s, variant->type, CTX_MADVISE, 1));
-	SKIP_IF(collapse_control(_metadata, &self->s));
+	SKIP_IF(scenario_init(_metadata, s, variant->type, variant->ctx, 1));
+	SKIP_FINI(s, collapse_control(_metadata, s));
 	make_holes(s, 0);
 	node_bind(s->w.r.addr, s->w.r.size, NUMA_NODE);
 	populate(_metadata, s);
@@ -1402,7 +1410,7 @@ static size_t pages_off_node(struct scenario *s, size_t first, size_t n)
 }
 
 /* Without a registration the huge page lands where the policy says. */
-TEST_F(numa, collapse_stays_on_node)
+TEST_F_TIMEOUT(numa, collapse_stays_on_node, CTX_TIMEOUT_S)
 {
 	struct scenario *s = &self->s;
 
@@ -1413,7 +1421,7 @@ TEST_F(numa, collapse_stays_on_node)
 }
 
 /* MODE_MISSING with holes: EBUSY, and no present page moved off its node. */
-TEST_F(numa, missing_holes_ebusy_pages_stay)
+TEST_F_TIMEOUT(numa, missing_holes_ebusy_pages_stay, CTX_TIMEOUT_S)
 {
 	struct scenario *s = &self->s;
 
