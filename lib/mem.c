@@ -120,7 +120,7 @@ static const char *open_none(struct region *r)
 
 const char *mem_khugepaged_why_not(const struct region *r)
 {
-	if (r->ops->open != open_tmpfs || r->huge_advise)
+	if (r->type != MEM_TMPFS || r->huge_advise)
 		return NULL;
 	return "a tmpfs file on a mount without huge= (no private huge=advise mount here): khugepaged leaves it alone";
 }

@@ -16,10 +16,10 @@
  * @undo, then race_fini(), however the test ended.
  */
 #define RACE_FIXTURE(fixture, opts, npmd, node, undo)			\
-	FIXTURE(fixture) {							\
+	FIXTURE(fixture) {						\
 		struct race x;						\
 	};								\
-	FIXTURE_VARIANT(fixture) {						\
+	FIXTURE_VARIANT(fixture) {					\
 		enum mem_type type;					\
 	};								\
 	FIXTURE_SETUP(fixture)						\
@@ -29,7 +29,7 @@
 		ASSERT_EQ(0, self->x.sh->failed)			\
 			TH_LOG("%s", self->x.sh->why);			\
 	}								\
-	FIXTURE_TEARDOWN(fixture)						\
+	FIXTURE_TEARDOWN(fixture)					\
 	{								\
 		undo;							\
 		race_fini(&self->x);					\
