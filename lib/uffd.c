@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -177,7 +179,10 @@ static void handler_event(struct uffd_handler *h, struct uffd_msg *msg,
 static void *handler_main(void *arg)
 {
 	struct uffd_handler *h = arg;
-	struct pollfd pfd = { .fd = h->uffd, .events = POLLIN };
+	struct pollfd pfd[2] = {
+		{ .fd = h->uffd, .events = POLLIN },
+		{ .fd = h->wake_fd, .events = POLLIN },
+	};
 	struct uffd_msg msg;
 	void *buf;
 
@@ -185,7 +190,8 @@ static void *handler_main(void *arg)
 	if (!buf)
 		return NULL;
 	while (!h->stop) {
-		if (poll(&pfd, 1, HANDLER_POLL_MS) <= 0)
+		if (poll(pfd, 2, HANDLER_POLL_MS) <= 0 ||
+		    !(pfd[0].revents & POLLIN))
 			continue;
 		if (read(h->uffd, &msg, sizeof(msg)) != sizeof(msg)) {
 			if (errno != EAGAIN)
@@ -206,25 +212,36 @@ int uffd_handler_start(struct uffd_handler *h, int uffd, void *base,
 	h->base = base;
 	h->len = len;
 	h->page_size = getpagesize();
+	h->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	h->faults = calloc(len / h->page_size, sizeof(*h->faults));
 	h->copied = calloc(len / h->page_size, sizeof(*h->copied));
-	if (!h->faults || !h->copied)
+	if (h->wake_fd < 0 || !h->faults || !h->copied)
 		goto fail;
 	pthread_mutex_init(&h->lock, NULL);
 	if (pthread_create(&h->thread, NULL, handler_main, h))
 		goto fail;
 	return 0;
 fail:
+	if (h->wake_fd >= 0)
+		close(h->wake_fd);
 	free(h->faults);
 	free(h->copied);
 	return -1;
 }
 
-/* Bounded: the thread re-checks @stop at least every HANDLER_POLL_MS. */
+/*
+ * Bounded: the eventfd wakes the thread's poll at once; should that write
+ * fail, it re-checks @stop at least every HANDLER_POLL_MS.
+ */
 void uffd_handler_stop(struct uffd_handler *h)
 {
+	uint64_t one = 1;
+
 	h->stop = true;
+	if (write(h->wake_fd, &one, sizeof(one)) != sizeof(one))
+		h->nr_errors++;
 	pthread_join(h->thread, NULL);
+	close(h->wake_fd);
 	free(h->faults);
 	free(h->copied);
 	h->faults = NULL;

@@ -27,6 +27,7 @@ struct uffd_handler {
 	size_t len, page_size;
 	pthread_t thread;
 	volatile bool stop;
+	int wake_fd;		/* eventfd: uffd_handler_stop() wakes the poll */
 	pthread_mutex_t lock;
 	unsigned int *faults;	/* missing-page UFFD_EVENT_PAGEFAULTs per page */
 	bool *copied;		/* our UFFDIO_COPY installed the page */
