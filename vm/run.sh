@@ -177,6 +177,25 @@ kvm_works() {
 	[[ -r /dev/kvm && -w /dev/kvm ]] && guest_runs -accel kvm -cpu host
 }
 
+# kvm_works_here: kvm_works, probed once per boot of this host and kept in
+# the cache: where /dev/kvm opens but runs no guest (no nested
+# virtualisation), the probe waits its whole 60 s, which made each boot of
+# vm/mutants.sh and vm/bisect.sh a minute longer.
+kvm_works_here() {
+	local f=$CACHE/kvm-works boot='' b v
+	boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null) || boot=''
+	if [[ -n $boot && -r $f ]] && read -r b v <"$f" && [[ $b == "$boot" && $v == [01] ]]; then
+		log "KVM probe of this host boot (from $f): $( ((v == 0)) && echo works || echo 'runs no guest')"
+		return "$v"
+	fi
+	v=0
+	kvm_works || v=1
+	if [[ -n $boot ]] && mkdir -p "$CACHE"; then
+		echo "$boot $v" >"$f.$$" && mv -f "$f.$$" "$f"
+	fi
+	return "$v"
+}
+
 # guest_runs QEMU_OPTS...: the kernel boots until it panics for want of a root
 # fs. Stops early on "KVM internal error", after which qemu would hang.
 guest_runs() {
@@ -203,7 +222,7 @@ accel_opts() {
 	[[ $ARCH == amd64 ]] || a=tcg # no KVM for another architecture
 	if [[ $a == auto ]]; then
 		a=tcg
-		kvm_works && a=kvm
+		kvm_works_here && a=kvm
 	fi
 	log "accelerator: $a"
 	if [[ $a == kvm ]]; then
