@@ -118,9 +118,10 @@ cleanup()
 	trap '' PIPE
 	[ -z "$tmp" ] || restore_knobs
 	[ -z "$tmp" ] || rm -rf -- "$tmp"
-	# Disarmed now: each watchdog ends within a second.
+	# Disarmed now, so ended rather than waited for (up to a second):
+	# each is our child, not yet reaped, so its pid is still its own.
 	# shellcheck disable=SC2086 # a list of pids
-	[ -z "$dogs" ] || wait $dogs 2>/dev/null
+	[ -z "$dogs" ] || { kill $dogs 2>/dev/null; wait $dogs 2>/dev/null; }
 }
 
 # on_signal STATUS: the binary running (if any) gets SIGTERM with its

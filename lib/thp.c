@@ -364,6 +364,12 @@ long thp_full_scans(void)
 	return strtol(buf, NULL, 10);
 }
 
+/*
+ * How often the khugepaged waits look: khugepaged_fast() sleeps 1 ms
+ * between scans, so a coarser step only adds to every wait.
+ */
+#define WAIT_STEP_MS	2
+
 static void sleep_ms(int ms)
 {
 	struct timespec ts = { .tv_nsec = ms * 1000L * 1000L };
@@ -376,10 +382,10 @@ bool thp_wait_full_scans(long nr, int timeout_ms)
 	long target = thp_full_scans() + nr;
 	int waited;
 
-	for (waited = 0; waited < timeout_ms; waited += 10) {
+	for (waited = 0; waited < timeout_ms; waited += WAIT_STEP_MS) {
 		if (thp_full_scans() >= target)
 			return true;
-		sleep_ms(10);
+		sleep_ms(WAIT_STEP_MS);
 	}
 	return false;
 }
@@ -423,7 +429,7 @@ int thp_khugepaged_wait(void *addr, size_t len, long scans, int timeout_ms)
 	bool scanned;
 	int waited;
 
-	for (waited = 0; waited <= timeout_ms; waited += 10) {
+	for (waited = 0; waited <= timeout_ms; waited += WAIT_STEP_MS) {
 		scanned = thp_full_scans() >= target;
 		resident = touch_resident(addr, len, pmd);
 		if (resident < 0)
@@ -438,7 +444,7 @@ int thp_khugepaged_wait(void *addr, size_t len, long scans, int timeout_ms)
 		last = resident;
 		if (scanned)
 			return 0;
-		sleep_ms(10);
+		sleep_ms(WAIT_STEP_MS);
 	}
 	return -1;
 }
