@@ -29,6 +29,7 @@
 #include "mem.h"
 #include "pattern.h"
 #include "remote.h"
+#include "stuck.h"
 #include "node.h"
 #include "thp.h"
 #include "uffd.h"
@@ -214,13 +215,20 @@ static void expect_holes_kept_in(struct __test_metadata *_metadata,
 				 struct scenario *s, size_t first, size_t n)
 {
 	size_t i, changed = 0;
+	struct stuck_guard g;
+	long wrong;
+	int ret;
 
-	ASSERT_EQ(0, mem_missing(&s->w.r, s->w.missing));
+	stuck_guard_arm(&g, "reading the range back after the collapse");
+	ret = mem_missing(&s->w.r, s->w.missing);
+	wrong = mem_verify_fill(&s->w.r, s->w.hole);
+	stuck_guard_disarm(&g);
+	ASSERT_EQ(0, ret);
 	for (i = first; i < first + n; i++)
 		changed += s->w.missing[i] != s->w.hole[i];
 	EXPECT_EQ(0, changed)
 		TH_LOG("%zu pages changed between missing and present", changed);
-	EXPECT_EQ(-1, mem_verify_fill(&s->w.r, s->w.hole));
+	EXPECT_EQ(-1, wrong);
 }
 
 static void expect_holes_kept(struct __test_metadata *_metadata,
@@ -241,8 +249,10 @@ static void expect_hole_events(struct __test_metadata *_metadata,
 			       size_t n, size_t stride)
 {
 	size_t i, rel, no_event = 0, wrong_data = 0, touched = 0, seen = 0;
+	struct stuck_guard g;
 	char *page;
 
+	stuck_guard_arm(&g, "touching the holes after the collapse");
 	for (i = first; i < first + n; i++) {
 		if (!s->w.hole[i] || seen++ % stride)
 			continue;
@@ -254,6 +264,7 @@ static void expect_hole_events(struct __test_metadata *_metadata,
 		wrong_data += !pattern_check(page, s->w.r.page_size,
 					     PATTERN_UFFD, rel);
 	}
+	stuck_guard_disarm(&g);
 	EXPECT_NE(0, touched);
 	EXPECT_EQ(0, no_event)
 		TH_LOG("%zu of %zu holes raised no fault event", no_event,

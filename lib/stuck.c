@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "stuck.h"
+
+static void *stuck_watch(void *arg)
+{
+	struct stuck_guard *g = arg;
+	struct timespec deadline;
+	int err = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += STUCK_S;
+	pthread_mutex_lock(&g->lock);
+	while (!g->done && err != ETIMEDOUT)
+		err = pthread_cond_timedwait(&g->cond, &g->lock, &deadline);
+	pthread_mutex_unlock(&g->lock);
+	if (g->done)
+		return NULL;
+	fprintf(stderr, "# %s has not returned in %d s: the kernel is stuck in it\n",
+		g->what, STUCK_S);
+	fflush(stderr);
+	kill(getppid(), SIGALRM);
+	return NULL;
+}
+
+/*
+ * If the thread cannot be started, the call goes unguarded: the harness's
+ * own timeout still bounds it.
+ */
+void stuck_guard_arm(struct stuck_guard *g, const char *what)
+{
+	pthread_condattr_t attr;
+
+	memset(g, 0, sizeof(*g));
+	g->what = what;
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&g->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	g->armed = !pthread_create(&g->thread, NULL, stuck_watch, g);
+}
+
+void stuck_guard_disarm(struct stuck_guard *g)
+{
+	if (!g->armed)
+		return;
+	pthread_mutex_lock(&g->lock);
+	g->done = true;
+	pthread_cond_signal(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+	pthread_join(g->thread, NULL);
+	pthread_cond_destroy(&g->cond);
+	pthread_mutex_destroy(&g->lock);
+	g->armed = false;
+}
