@@ -68,8 +68,11 @@ matrix. Needs root (apt-get of what is missing, qemu).
   -l, --list          list the mutations and their clauses
   -h, --help          this help
 
+A mutation marked "equivalent" in the table (no test of the guarantee can
+tell it from the pristine kernel) is listed, not run, unless named by -m.
 A run is "killed" when the suite failed for a test-level reason (vm/run.sh
-exit 1 with failing tests). A kernel that did not boot or died (exit 125),
+exit 1 with failing tests, or failing tests before the guest died or timed
+out). A kernel that did not boot or died (exit 125) with no failing test,
 or that printed a splat with no failing test, is a "crash"; a mutation
 that does not match its count is "stale"; one that does not build is
 "unbuildable". With -r N, a mutant counts as killed if any run killed it;
@@ -118,7 +121,7 @@ parse_args() {
 parse_mutations() {
 	local file=$1 dir=$2 line n=0 name='' h=0 state='' count=1 f
 	declare -gA SEEN=()
-	NAMES=() FILES=() CLAUSES=()
+	NAMES=() FILES=() CLAUSES=() EQUIV=()
 	while IFS= read -r line || [[ -n $line ]]; do
 		n=$((n + 1))
 		case $line in
@@ -130,13 +133,16 @@ parse_mutations() {
 				die "$file:$n: expected 'mutant NAME FILE'"
 			[[ -z ${SEEN[$name]-} ]] || die "$file:$n: mutant $name defined twice"
 			SEEN[$name]=1
-			NAMES+=("$name") FILES+=("$f") CLAUSES+=('')
+			NAMES+=("$name") FILES+=("$f") CLAUSES+=('') EQUIV+=('')
 			h=0 state='' count=1
 			mkdir -p "$dir/$name" ;;
 		clause' '*)
 			[[ -n $name ]] || die "$file:$n: 'clause' outside a mutant"
 			local i=$((${#NAMES[@]} - 1))
 			CLAUSES[i]+="${CLAUSES[i]:+; }${line#clause }" ;;
+		equivalent' '*)
+			[[ -n $name ]] || die "$file:$n: 'equivalent' outside a mutant"
+			EQUIV[${#NAMES[@]} - 1]=${line#equivalent } ;;
 		'@@'*)
 			[[ -n $name ]] || die "$file:$n: '@@' outside a mutant"
 			count=${line#@@}
@@ -377,7 +383,14 @@ classify() {
 		elif [[ -z $splat && -n $FLAKY_FAILED ]]; then OUTCOME=survived
 		else OUTCOME=crash # a splat and no failing test
 		fi ;;
-	*) OUTCOME=crash ;;
+	*)	# A test failed before the guest died or timed out: that
+		# failure is the suite's verdict (a kernel that hangs every
+		# lookup of a range, say, times the tests out one by one).
+		if [[ -n $FAILED ]]; then
+			OUTCOME=killed FIRST+=" (then: $(crash_reason "$d"))"
+		else
+			OUTCOME=crash
+		fi ;;
 	esac
 	[[ $OUTCOME != crash ]] || FIRST=$(crash_reason "$d")
 }
@@ -493,7 +506,7 @@ record() {
 
 # summary: the per-mutant verdicts and the count line; sets the exit status.
 summary() {
-	local k=0 s=0 st=0 c=0 line mode name verdict
+	local k=0 s=0 st=0 c=0 e=0 line mode name verdict
 	echo
 	echo "# kill matrix: $OUT/matrix.tsv"
 	if ((REPEAT > 1)); then
@@ -507,6 +520,7 @@ summary() {
 		survived | skipped) s=$((s + 1)); SURVIVORS+=("$name [debug_vm=$mode] ($verdict)") ;;
 		stale | unbuildable) st=$((st + 1)); SURVIVORS+=("$name [debug_vm=$mode] ($verdict)") ;;
 		crash) c=$((c + 1)); SURVIVORS+=("$name [debug_vm=$mode] (crash)") ;;
+		equivalent) e=$((e + 1)) ;;
 		esac
 	done < <(awk -F'\t' 'NR > 1 && $2 != "pristine" {
 			key = $1 "\t" $2
@@ -517,7 +531,7 @@ summary() {
 		echo "# not killed:"
 		printf '#   %s\n' "${SURVIVORS[@]}"
 	fi
-	echo "$k killed, $s survived, $st stale/unbuildable, $c crashed (total $((SECONDS - T_START)) s)"
+	echo "$k killed, $s survived, $st stale/unbuildable, $c crashed, $e equivalent (not run) (total $((SECONDS - T_START)) s)"
 	SUMMARY_DONE=1
 	[[ -z $PRISTINE_FAILED ]] || { echo "FAIL: the pristine kernel failed: $PRISTINE_FAILED"; return 1; }
 	((s + st + c == 0))
@@ -552,7 +566,10 @@ main() {
 	done
 	((${#sel[@]})) || sel=("${!NAMES[@]}")
 	if [[ -n $LIST_ONLY ]]; then
-		for i in "${sel[@]}"; do printf '%s\t%s\t%s\n' "${NAMES[i]}" "${FILES[i]}" "${CLAUSES[i]}"; done
+		for i in "${sel[@]}"; do
+			printf '%s\t%s\t%s%s\n' "${NAMES[i]}" "${FILES[i]}" "${CLAUSES[i]}" \
+				"${EQUIV[i]:+ (equivalent: ${EQUIV[i]})}"
+		done
 		exit 0
 	fi
 	[[ -n $KSRC ]] || default_ksrc
@@ -603,7 +620,14 @@ main() {
 		run_one "$mode" -1
 		[[ -z $PRISTINE_FAILED ]] || break
 		: >"$JOURNAL"
-		for i in "${sel[@]}"; do run_one "$mode" "$i"; done
+		for i in "${sel[@]}"; do
+			# An equivalent mutant runs only when asked for by name.
+			if [[ -n ${EQUIV[i]} && ${#SELECT[@]} -eq 0 ]]; then
+				record "$mode" "${NAMES[i]}" 1 equivalent 0 0 - "${EQUIV[i]}" ''
+				continue
+			fi
+			run_one "$mode" "$i"
+		done
 	done
 	summary
 }
