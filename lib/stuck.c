@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +8,28 @@
 #include <unistd.h>
 
 #include "stuck.h"
+
+/*
+ * The same line in the kernel's log, time-stamped among its messages: a
+ * VM runner that watches the console for the kernel's own complaints (a
+ * soft lockup needs CONFIG_SOFTLOCKUP_DETECTOR, which small test kernels
+ * lack) sees this one too (vm/lib.sh's SPLATS).
+ */
+static void stuck_kmsg(const char *what)
+{
+	char line[256];
+	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	int n;
+
+	if (fd < 0)
+		return;
+	n = snprintf(line, sizeof(line),
+		     "uffd-collapse-suite: %s has not returned in %d s: the kernel is stuck in it\n",
+		     what, STUCK_S);
+	if (n > 0 && write(fd, line, n) < 0)
+		n = 0;	/* the stderr line said it already */
+	close(fd);
+}
 
 static void *stuck_watch(void *arg)
 {
@@ -25,6 +48,7 @@ static void *stuck_watch(void *arg)
 	fprintf(stderr, "# %s has not returned in %d s: the kernel is stuck in it\n",
 		g->what, STUCK_S);
 	fflush(stderr);
+	stuck_kmsg(g->what);
 	kill(getppid(), SIGALRM);
 	return NULL;
 }

@@ -78,6 +78,9 @@ SPLATS=(
 	'UBSAN:' 'KASAN:' 'BUG: soft lockup' 'INFO: task .* blocked for more than' 'hung_task'
 	'rcu_sched self-detected stall' 'rcu: INFO: rcu_.* detected stall'
 	'possible circular locking' 'possible recursive locking' 'Call Trace:'
+	# the suite's own, in the kernel's log: a call into the kernel that
+	# never returned (lib/stuck.c)
+	'uffd-collapse-suite: .* the kernel is stuck in it'
 )
 SPLAT=$(IFS='|'; echo "${SPLATS[*]}")
 # shellcheck disable=SC2034 # for the scripts that source this
