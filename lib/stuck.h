@@ -7,7 +7,7 @@
  * of minutes, and name no call. If the guarded call has not returned after
  * STUCK_S seconds, the guard says which call on stderr, then ends the test
  * the way the harness ends one past its timeout: SIGALRM to the harness's
- * process (the test's parent), which kills the test and reports it failed.
+ * process, which kills the test and reports it failed.
  */
 #ifndef UFFD_SUITE_STUCK_H
 #define UFFD_SUITE_STUCK_H
