@@ -191,7 +191,7 @@ kvm_works_here() {
 	v=0
 	kvm_works || v=1
 	if [[ -n $boot ]] && mkdir -p "$CACHE"; then
-		echo "$boot $v" >"$f.$$" && mv -f "$f.$$" "$f"
+		{ echo "$boot $v" >"$f.$$" && mv -f "$f.$$" "$f"; } 2>/dev/null || rm -f "$f.$$"
 	fi
 	return "$v"
 }
