@@ -33,9 +33,9 @@ static void stuck_kmsg(const char *what)
 
 /*
  * The harness's own process, which waits for each test under its timeout
- * (SIGALRM): the test's parent, or with TEST_F on kernels since 6.10 its
- * grandparent (a middle process runs the teardown). Noted at start-up,
- * before the harness forks anything.
+ * (SIGALRM): the test's parent, or with TEST_F in 6.12's harness its
+ * grandparent (the TEST_F wrapper forks the test and waits for it, to run
+ * the teardown). Noted at start-up, before the harness forks anything.
  */
 static pid_t harness_pid;
 
