@@ -10,24 +10,20 @@
 #include "stuck.h"
 
 /*
- * The same line in the kernel's log, time-stamped among its messages: a
- * VM runner that watches the console for the kernel's own complaints (a
- * soft lockup needs CONFIG_SOFTLOCKUP_DETECTOR, which small test kernels
- * lack) sees this one too (vm/lib.sh's SPLATS).
+ * @line also in the kernel's log, time-stamped among its messages: a VM
+ * runner that watches the console for the kernel's own complaints (a soft
+ * lockup needs CONFIG_SOFTLOCKUP_DETECTOR, which small test kernels lack)
+ * sees this one too (vm/lib.sh's SPLATS).
  */
-static void stuck_kmsg(const char *what)
+static void stuck_kmsg(const char *line)
 {
-	char line[256];
 	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
-	int n;
+	ssize_t n;
 
 	if (fd < 0)
 		return;
-	n = snprintf(line, sizeof(line),
-		     "uffd-collapse-suite: %s has not returned in %d s: the kernel is stuck in it\n",
-		     what, STUCK_S);
-	if (n > 0 && write(fd, line, n) < 0)
-		n = 0;	/* the stderr line said it already */
+	n = write(fd, line, strlen(line));	/* if not, stderr said it */
+	(void)n;
 	close(fd);
 }
 
@@ -48,6 +44,7 @@ static void *stuck_watch(void *arg)
 {
 	struct stuck_guard *g = arg;
 	struct timespec deadline;
+	char line[256];
 	int err = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -58,10 +55,12 @@ static void *stuck_watch(void *arg)
 	pthread_mutex_unlock(&g->lock);
 	if (g->done)
 		return NULL;
-	fprintf(stderr, "# %s has not returned in %d s: the kernel is stuck in it\n",
-		g->what, STUCK_S);
+	snprintf(line, sizeof(line),
+		 "uffd-collapse-suite: %s has not returned in %d s: the kernel is stuck in it\n",
+		 g->what, STUCK_S);
+	fprintf(stderr, "# %s", strchr(line, ' ') + 1);
 	fflush(stderr);
-	stuck_kmsg(g->what);
+	stuck_kmsg(line);
 	kill(harness_pid, SIGALRM);
 	return NULL;
 }
