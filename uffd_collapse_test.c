@@ -116,6 +116,30 @@ static int refused(const struct scenario *s, int err)
 	return s->ctx->answers ? err : COLLAPSE_LEFT_ALONE;
 }
 
+/* A collapse's outcome in words, for a failure's one line. */
+static const char *outcome(int ret)
+{
+	if (ret == COLLAPSE_LEFT_ALONE)
+		return "left alone by khugepaged";
+	return ret ? strerror(ret) : "collapsed";
+}
+
+/*
+ * The collapse of [@addr, @addr + @len) in the scenario's context gives
+ * @want: 0, or what refused() says.
+ */
+static int expect_collapse(struct __test_metadata *_metadata,
+			   struct scenario *s, int want, void *addr,
+			   size_t len)
+{
+	int ret = do_collapse(s, addr, len);
+
+	EXPECT_EQ(want, ret)
+		TH_LOG("%s collapse: %s, expected %s", s->ctx->name,
+		       outcome(ret), outcome(want));
+	return ret;
+}
+
 static void scenario_fini(struct scenario *s)
 {
 	watched_destroy(&s->w);
@@ -295,9 +319,7 @@ static void expect_refused_range(struct __test_metadata *_metadata,
 	long long size0, blocks0, size1, blocks1;
 
 	ASSERT_EQ(0, mem_stat(&s->w.r, &size0, &blocks0));
-	EXPECT_EQ(refused(s, err), do_collapse(s, addr, len))
-		TH_LOG("%s should refuse the collapse (MADV_COLLAPSE: %s)",
-		       s->ctx->name, strerror(err));
+	expect_collapse(_metadata, s, refused(s, err), addr, len);
 	EXPECT_EQ(0, thp_pmd_mapped(s->w.r.addr));
 	expect_holes_kept(_metadata, s);
 	ASSERT_EQ(0, mem_stat(&s->w.r, &size1, &blocks1));
@@ -354,7 +376,7 @@ static const char *collapse_control(struct __test_metadata *_metadata,
 	snprintf(why, sizeof(why),
 		 "control: %s did not collapse %s with holes, no userfaultfd: %s",
 		 collapse_contexts[ctx].name, mem_type_name(s->w.r.type),
-		 ret == COLLAPSE_LEFT_ALONE ? "left alone" : strerror(ret));
+		 outcome(ret));
 	return why;
 }
 
@@ -388,7 +410,7 @@ TEST_F_TIMEOUT(collapse, no_uffd_holes_collapse, CTX_TIMEOUT_S)
 	struct scenario *s = &self->s;
 
 	populate(_metadata, s);
-	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
+	expect_collapse(_metadata, s, 0, s->w.r.addr, s->w.r.size);
 	expect_collapsed(_metadata, s, s->w.r.size);
 }
 
@@ -417,6 +439,7 @@ TEST_F_TIMEOUT(collapse, missing_holes_ebusy, CTX_TIMEOUT_S)
 TEST_F_TIMEOUT(collapse, refused_then_unregistered_collapses, CTX_TIMEOUT_S)
 {
 	struct scenario *s = &self->s;
+	int ret;
 
 	SKIP_IF(collapse_control(_metadata, &self->s));
 	populate(_metadata, s);
@@ -425,8 +448,10 @@ TEST_F_TIMEOUT(collapse, refused_then_unregistered_collapses, CTX_TIMEOUT_S)
 	expect_refused(_metadata, s, EBUSY);
 	expect_hole_events(_metadata, s, s->w.r.addr, 0, s->w.npages, 2);
 	ASSERT_EQ(0, uffd_unregister(s->w.uffd, s->w.r.addr, s->w.r.size));
-	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size))
-		TH_LOG("the range is still refused after its unregistration");
+	ret = do_collapse(s, s->w.r.addr, s->w.r.size);
+	EXPECT_EQ(0, ret)
+		TH_LOG("still refused after its unregistration: %s",
+		       outcome(ret));
 	EXPECT_EQ((long)s->w.r.size, thp_pmd_mapped(s->w.r.addr));
 	EXPECT_EQ(-1, mem_verify_fill(&s->w.r, s->w.hole));
 }
@@ -494,7 +519,7 @@ TEST_F_TIMEOUT(collapse, missing_full_collapses, CTX_TIMEOUT_S)
 	populate(_metadata, s);
 	register_missing(_metadata, s);
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
+	expect_collapse(_metadata, s, 0, s->w.r.addr, s->w.r.size);
 	expect_collapsed(_metadata, s, s->w.r.size);
 	EXPECT_EQ(0, s->w.h.nr_faults);
 }
@@ -520,7 +545,8 @@ TEST_F_TIMEOUT(collapse, wp_holes, CTX_TIMEOUT_S)
 		expect_refused(_metadata, s, EBUSY);
 		return;
 	}
-	EXPECT_EQ(refused(s, EINVAL), do_collapse(s, s->w.r.addr, s->w.r.size));
+	expect_collapse(_metadata, s, refused(s, EINVAL), s->w.r.addr,
+			s->w.r.size);
 	EXPECT_EQ(0, thp_pmd_mapped(s->w.r.addr));
 	ASSERT_EQ(0, mem_missing(&s->w.r, s->w.missing));
 	for (i = 0; i < s->w.npages; i++)
@@ -539,7 +565,7 @@ TEST_F_TIMEOUT(collapse, unregistered_collapses, CTX_TIMEOUT_S)
 	register_missing(_metadata, s);
 	ASSERT_EQ(0, uffd_unregister(s->w.uffd, s->w.r.addr, s->w.r.size));
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
+	expect_collapse(_metadata, s, 0, s->w.r.addr, s->w.r.size);
 	expect_collapsed(_metadata, s, s->w.r.size);
 }
 
@@ -555,7 +581,7 @@ TEST_F_TIMEOUT(collapse, uffd_closed_collapses, CTX_TIMEOUT_S)
 	ASSERT_EQ(0, close(s->w.uffd));
 	s->w.uffd = -1;
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
+	expect_collapse(_metadata, s, 0, s->w.r.addr, s->w.r.size);
 	expect_collapsed(_metadata, s, s->w.r.size);
 }
 
@@ -625,7 +651,7 @@ TEST_F_TIMEOUT(collapse, pinned_pages_eagain, CTX_TIMEOUT_S)
 	expect_holes_kept(_metadata, s);
 	uring_unpin(pin);
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
+	expect_collapse(_metadata, s, 0, s->w.r.addr, s->w.r.size);
 	expect_collapsed(_metadata, s, s->w.r.size);
 }
 
@@ -668,7 +694,8 @@ TEST_F_TIMEOUT(multi, one_pmd_with_holes_ebusy, CTX_TIMEOUT_S)
 	populate(_metadata, s);
 	register_missing(_metadata, s);
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(refused(s, EBUSY), do_collapse(s, s->w.r.addr, s->w.r.size));
+	expect_collapse(_metadata, s, refused(s, EBUSY), s->w.r.addr,
+			s->w.r.size);
 	EXPECT_EQ(2 * (long)s->w.r.pmd_size, thp_pmd_mapped(s->w.r.addr));
 	expect_holes_kept(_metadata, s);
 	expect_hole_events(_metadata, s, s->w.r.addr, 0, 3 * per, 1);
@@ -711,7 +738,7 @@ ADD_CONTEXTS(mthp, shared_anon, MEM_SHARED_ANON);
  * to "always" lets khugepaged collapse an anonymous shmem (or memfd)
  * range to a PMD. Then a range cannot be populated with mTHP folios and
  * left alone until the act. Probe: a full range of @type, the size
- * "always" for two full scans of the context's fast khugepaged.
+ * "always" for KHUGEPAGED_SCANS full scans of the context's fast khugepaged.
  */
 static bool khugepaged_takes_shmem(struct __test_metadata *_metadata,
 				   enum mem_type type, const char *knob)
@@ -722,8 +749,8 @@ static bool khugepaged_takes_shmem(struct __test_metadata *_metadata,
 	ASSERT_EQ(NULL, scenario_init(_metadata, &probe, type, CTX_MADVISE, 1));
 	mem_fill(&probe.w.r, probe.w.hole);	/* no holes */
 	ASSERT_EQ(0, thp_knob_set(knob, "always"));
-	ret = thp_khugepaged_wait(probe.w.r.addr, probe.w.r.size, 2,
-				  KHUGEPAGED_WAIT_MS);
+	ret = thp_khugepaged_wait(probe.w.r.addr, probe.w.r.size,
+				  KHUGEPAGED_SCANS, KHUGEPAGED_WAIT_MS);
 	ASSERT_EQ(0, thp_knob_set(knob, "never"));
 	scenario_fini(&probe);
 	ASSERT_LE(0, ret) TH_LOG("set-up: waiting for khugepaged failed");
@@ -848,7 +875,7 @@ TEST_F_TIMEOUT(mthp, no_uffd_collapses, CTX_TIMEOUT_S)
 
 	SKIP_IF(populate_mthp(_metadata, s, self->knob, &self->knob_set));
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
+	expect_collapse(_metadata, s, 0, s->w.r.addr, s->w.r.size);
 	expect_collapsed(_metadata, s, s->w.r.size);
 }
 
@@ -988,11 +1015,11 @@ TEST_F_TIMEOUT(shmem, minor_holes_collapse, CTX_TIMEOUT_S)
 	assert_precondition(_metadata, s);
 	ret = do_collapse(s, s->w.r.addr, s->w.r.pmd_size);
 	if (s->ctx->answers) {
-		EXPECT_EQ(0, ret);
+		EXPECT_EQ(0, ret) TH_LOG("%s", outcome(ret));
 		expect_collapsed(_metadata, s, s->w.r.pmd_size);
 		return;
 	}
-	EXPECT_EQ(COLLAPSE_LEFT_ALONE, ret);
+	EXPECT_EQ(COLLAPSE_LEFT_ALONE, ret) TH_LOG("%s", outcome(ret));
 	ASSERT_EQ(0, mem_missing(&s->w.r, s->w.missing));
 	for (i = 0; i < pages_per_pmd(s); i++)
 		still_missing += s->w.missing[i];
@@ -1063,7 +1090,7 @@ TEST_F_TIMEOUT(shmem, other_mapping_wp_kept, CTX_TIMEOUT_S)
 	ASSERT_EQ(0, unprotected(_metadata, s, alias))
 		TH_LOG("precondition: UFFDIO_WRITEPROTECT left pages unprotected");
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
+	expect_collapse(_metadata, s, 0, s->w.r.addr, s->w.r.size);
 	expect_collapsed(_metadata, s, s->w.r.size);
 	EXPECT_EQ(0, unprotected(_metadata, s, alias))
 		TH_LOG("the WP mapping's pages lost their write protection in the collapse (its page table freed)");
@@ -1089,7 +1116,7 @@ TEST_F_TIMEOUT(shmem, disjoint_range_registered_collapses, CTX_TIMEOUT_S)
 				      UFFDIO_REGISTER_MODE_MISSING));
 	start_handler(_metadata, s, alias, pmd);
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, pmd));
+	expect_collapse(_metadata, s, 0, s->w.r.addr, pmd);
 	expect_collapsed(_metadata, s, pmd);
 	expect_holes_kept_in(_metadata, s, 2 * per, per);
 	expect_hole_events(_metadata, s, alias, 2 * per, per, 1);
@@ -1161,13 +1188,13 @@ static void other_process(struct __test_metadata *_metadata,
 		ASSERT_EQ(1, write(cmd[1], "U", 1));
 		EXPECT_EQ('U', wait_byte(ack[0]));
 		assert_precondition(_metadata, s);
-		EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
+		expect_collapse(_metadata, s, 0, s->w.r.addr, s->w.r.size);
 	}
 	ASSERT_EQ(1, write(cmd[1], "X", 1));
 	EXPECT_EQ(0, reap_within(pid, CHILD_WAIT_MS));
 	if (!unregister) {
 		assert_precondition(_metadata, s);
-		EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
+		expect_collapse(_metadata, s, 0, s->w.r.addr, s->w.r.size);
 	}
 	expect_collapsed(_metadata, s, s->w.r.size);
 }
@@ -1252,7 +1279,7 @@ static void alias_registered(struct __test_metadata *_metadata,
 			expect_hole_events(_metadata, s, alias, first, n, 1);
 		return;
 	}
-	EXPECT_EQ(0, do_collapse(s, middle(s), s->w.r.pmd_size));
+	expect_collapse(_metadata, s, 0, middle(s), s->w.r.pmd_size);
 	EXPECT_EQ((long)s->w.r.pmd_size, thp_pmd_mapped(middle(s)));
 	EXPECT_EQ(-1, mem_verify_fill(&s->w.r, s->w.hole));
 	EXPECT_EQ(0, s->w.h.nr_faults);
@@ -1318,7 +1345,7 @@ TEST_F_TIMEOUT(partial, other_process_half_registered_ebusy_until_exit, CTX_TIME
 	ASSERT_EQ(1, write(cmd[1], "X", 1));
 	EXPECT_EQ(0, reap_within(pid, CHILD_WAIT_MS));
 	assert_precondition(_metadata, s);
-	EXPECT_EQ(0, do_collapse(s, middle(s), s->w.r.pmd_size));
+	expect_collapse(_metadata, s, 0, middle(s), s->w.r.pmd_size);
 	EXPECT_EQ((long)s->w.r.pmd_size, thp_pmd_mapped(middle(s)));
 }
 
@@ -1428,7 +1455,7 @@ TEST_F_TIMEOUT(numa, collapse_stays_on_node, CTX_TIMEOUT_S)
 	struct scenario *s = &self->s;
 
 	ASSERT_EQ(0, pages_off_node(s, 0, s->w.npages));
-	EXPECT_EQ(0, do_collapse(s, s->w.r.addr, s->w.r.size));
+	expect_collapse(_metadata, s, 0, s->w.r.addr, s->w.r.size);
 	expect_collapsed(_metadata, s, s->w.r.size);
 	EXPECT_EQ(NUMA_NODE, node_of(s->w.r.addr));
 }

@@ -63,7 +63,8 @@ static void khugepaged_stop(void)
 /*
  * MADV_HUGEPAGE makes the range khugepaged's to collapse
  * (hugepage_madvise() enrolls the mm, khugepaged_scan_mm_slot() visits
- * it); two full scans after that, khugepaged has visited all of it.
+ * it); KHUGEPAGED_SCANS full scans after that, khugepaged has visited all
+ * of it in a wakeup that began after the range was populated.
  * MADV_NOHUGEPAGE after it ends the act: khugepaged leaves the range
  * alone until the next call (a collapsed range stays PMD-mapped), once
  * the scan in progress is over: khugepaged retries a refused range on
@@ -77,7 +78,8 @@ static int khugepaged_collapse(void *addr, size_t len)
 
 	if (madvise(addr, len, MADV_HUGEPAGE))
 		return errno;
-	ret = thp_khugepaged_wait(addr, len, 2, KHUGEPAGED_WAIT_MS);
+	ret = thp_khugepaged_wait(addr, len, KHUGEPAGED_SCANS,
+				  KHUGEPAGED_WAIT_MS);
 	if (madvise(addr, len, MADV_NOHUGEPAGE))
 		return errno;
 	if (ret < 0 || !thp_wait_full_scans(1, KHUGEPAGED_WAIT_MS))

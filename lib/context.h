@@ -17,10 +17,20 @@ enum collapse_ctx {
 
 /*
  * khugepaged answers nothing: its context's collapse() says 0 once the
- * range is PMD-mapped, else COLLAPSE_LEFT_ALONE (not an errno) after two
- * more full scans of khugepaged, or ETIMEDOUT if it made none.
+ * range is PMD-mapped, else COLLAPSE_LEFT_ALONE (not an errno) after
+ * KHUGEPAGED_SCANS more full scans of khugepaged, or ETIMEDOUT if it made
+ * none.
  */
 #define COLLAPSE_LEFT_ALONE	1000
+/*
+ * Three, not two: khugepaged_do_scan() drains the per-CPU LRU batches
+ * (lru_add_drain_all()) once per wakeup, then may complete two full scans
+ * (pass_through_head < 2). A page still in a batch fails
+ * hpage_collapse_scan_file()'s folio_test_lru() (SCAN_PAGE_LRU), so two
+ * scans can be one wakeup whose drain came before the last pages were
+ * populated; the third starts in a later wakeup, after a drain.
+ */
+#define KHUGEPAGED_SCANS	3
 #define KHUGEPAGED_WAIT_MS	30000
 
 struct collapse_context {
