@@ -29,6 +29,8 @@ JOBS=$(nproc) TIMEOUT=480
 SELECT=() FLAKY=() TESTS=()
 DIE_STATUS=2 # a setup error is not a verdict on the kernel
 CHILD='' APPLIED='' SUMMARY_DONE='' MODES=()
+BOOT_TESTS=()
+declare -A N_FIRST=() # --debug-vm both: each mutant's first failing test with n
 
 usage() {
 	cat <<USAGE
@@ -51,7 +53,10 @@ matrix. Needs root (apt-get of what is missing, qemu).
                       repeatable): a race mutant's kill rate over many boots
                       in minutes, not hours
   --debug-vm y|n|both CONFIG_DEBUG_VM of the builds (default n; both: every
-                      mutant is built and run with each)
+                      mutant is built and run with each: with n, the whole
+                      suite; with y, the test that first failed with n, and
+                      the whole suite if that test passes or n did not
+                      kill it)
   --drop-build        remove the build directories at the end (default: keep
                       them in $BASE, so the next run is incremental)
   -o, --out DIR       output directory (default: $REPO/build/mutants/DATE):
@@ -336,13 +341,13 @@ build() {
 	BZIMAGE=$b/arch/x86/boot/bzImage
 }
 
-# boot LOGDIR: vm/run.sh on BZIMAGE with the whole suite (or the -t tests);
-# sets VM_RC, SUITE_S.
+# boot LOGDIR: vm/run.sh on BZIMAGE with the whole suite (or the tests of
+# BOOT_TESTS, run_tests.sh -t arguments); sets VM_RC, SUITE_S.
 boot() {
 	local t0=$SECONDS
 	VM_RC=0
 	"$REPO/vm/run.sh" --kernel "$BZIMAGE" --numa-nodes 2 --timeout "$TIMEOUT" \
-		--suite-dir "$SUITE" -- "${TESTS[@]}" >"$1/console.log" 2>"$1/vm.log" &
+		--suite-dir "$SUITE" -- "${BOOT_TESTS[@]}" >"$1/console.log" 2>"$1/vm.log" &
 	CHILD=$!
 	wait "$CHILD" || VM_RC=$?
 	CHILD=''
@@ -473,8 +478,7 @@ run_one() {
 	for ((r = 1; r <= (i < 0 ? 1 : REPEAT); r++)); do
 		local rd=$d
 		((REPEAT == 1 || i < 0)) || { rd=$d/run$r; mkdir -p "$rd"; }
-		boot "$rd"
-		classify "$rd"
+		boot_mutant "$mode" "$name" "$rd"
 		record "$mode" "$name" "$r" "$OUTCOME" "$BUILD_S" "$SUITE_S" "$VM_RC" "$FIRST" "$FAILED" "$FLAKY_FAILED"
 		runs=$((runs + 1))
 		[[ $OUTCOME != killed ]] || kills=$((kills + 1))
@@ -489,6 +493,37 @@ run_one() {
 		((kills == 0)) || verdict=killed
 		((kills > 0)) || [[ ! " ${outcomes[*]} " =~ " crash " ]] || verdict=crash
 		RATES+=("$mode	$name	$kills/$runs	$verdict")
+	fi
+}
+
+# boot_mutant MODE NAME LOGDIR: boot and classify one run. With --debug-vm
+# both, a mutant that n killed is booted with y and only the test that
+# first failed with n: what y is for is a check (VM_BUG_ON(), a debug-only
+# path) that hides the bug the test caught, and one test that still fails
+# is a kill. If that test passes, the whole suite runs, as it does for a
+# mutant that n did not kill and for the pristine kernel.
+boot_mutant() {
+	local mode=$1 name=$2 d=$3 first=${N_FIRST[$2]-} first_s=0
+	BOOT_TESTS=("${TESTS[@]}")
+	if [[ $mode == y && $DEBUG_VM == both && $name != pristine && -n $first ]]; then
+		BOOT_TESTS=(-t "$first")
+		boot "$d"
+		classify "$d"
+		[[ $OUTCOME != killed ]] || { FIRST+=" (y: only this test run)"; return 0; }
+		log "$name [debug_vm=y]: $first did not fail ($OUTCOME): the whole suite"
+		mv "$d/console.log" "$d/console-first.log"
+		mv "$d/vm.log" "$d/vm-first.log"
+		BOOT_TESTS=("${TESTS[@]}")
+		first_s=$SUITE_S
+	fi
+	boot "$d"
+	classify "$d"
+	SUITE_S=$((SUITE_S + first_s))
+	# The test to rerun with y: FIXTURE.VARIANT.TEST, without the binary
+	# and what ended the guest.
+	if [[ $mode == n && $OUTCOME == killed && -z $first ]]; then
+		first=${FIRST%% *}
+		N_FIRST[$name]=${first#*/}
 	fi
 }
 
