@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -66,12 +70,34 @@ static void *stuck_watch(void *arg)
 }
 
 /*
+ * The watcher runs on another CPU than the guarded thread, where it can.
+ * A kernel without preemption (CONFIG_PREEMPT_NONE, as vm/mutants.sh's)
+ * runs a thread that spins in the kernel until it returns, so what waits
+ * on that CPU waits for good unless load balancing moves it, and
+ * adjust_numa_imbalance() ignores an imbalance of up to two tasks between
+ * NUMA nodes: in a guest with one CPU per node, a guard once never spoke
+ * (an RCU stall after 300 s instead).
+ */
+static void watch_elsewhere(pthread_attr_t *attr)
+{
+	int cpu = sched_getcpu();
+	cpu_set_t set;
+
+	if (cpu < 0 || sched_getaffinity(0, sizeof(set), &set) ||
+	    CPU_COUNT(&set) < 2 || !CPU_ISSET(cpu, &set))
+		return;
+	CPU_CLR(cpu, &set);
+	pthread_attr_setaffinity_np(attr, sizeof(set), &set);
+}
+
+/*
  * If the thread cannot be started, the call goes unguarded: the harness's
  * own timeout still bounds it.
  */
 void stuck_guard_arm(struct stuck_guard *g, const char *what)
 {
 	pthread_condattr_t attr;
+	pthread_attr_t tattr;
 
 	memset(g, 0, sizeof(*g));
 	g->what = what;
@@ -80,7 +106,10 @@ void stuck_guard_arm(struct stuck_guard *g, const char *what)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&g->cond, &attr);
 	pthread_condattr_destroy(&attr);
-	g->armed = !pthread_create(&g->thread, NULL, stuck_watch, g);
+	pthread_attr_init(&tattr);
+	watch_elsewhere(&tattr);
+	g->armed = !pthread_create(&g->thread, &tattr, stuck_watch, g);
+	pthread_attr_destroy(&tattr);
 }
 
 void stuck_guard_disarm(struct stuck_guard *g)
