@@ -194,6 +194,8 @@ run_job() {
 	last=$(tail -n 1 "$OUT/job")
 	log "lava-run exit $rc in $((SECONDS - t0)) s: $last; $(wc -l <"$OUT/results") test cases"
 	((rc != 124 && rc != 137)) || { log "the job timed out after $TIMEOUT s"; return 1; }
+	! grep -q '"Retrying: ' "$OUT/job.log" ||
+		log "the boot was tried again (job.yaml's failure_retry): $(grep -m1 -o 'boot-image-retry failed: [^"]*' "$OUT/job.log")"
 	if [[ $last != "job pass" ]]; then
 		log "the job did not complete ($last):"
 		sed 's/^/  /' "$OUT/errors" | tail -n 5 >&2

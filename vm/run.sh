@@ -14,6 +14,7 @@ KERNEL='' SMP=2 MEM=2G NUMA_NODES=1 ACCEL=auto TIMEOUT=600 SUITE_DIR='' APPEND='
 ARCH=amd64
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/uffd-collapse-suite
 SPLAT_GRACE=30
+BOOT_TIMEOUT='' # default: 120 s, 600 s for arm64 (TCG)
 ARGS=()
 DIE_STATUS=128 # setup errors abort "git bisect run"
 START=VMRUN-START RESULT=VMRUN-RESULT
@@ -34,6 +35,9 @@ Usage: ${0##*/} --kernel PATH [options] [-- ARGS for run_tests.sh]
   --timeout S         kill qemu after S seconds (default $TIMEOUT)
   --splat-grace S     after a kernel splat, give the suite S seconds to end,
                       then stop the guest (default $SPLAT_GRACE)
+  --boot-timeout S    stop a guest that has not started the suite S seconds
+                      after qemu started, and boot it once more (a hang at
+                      boot; default 120, arm64 600; 0: never)
   --suite-dir DIR     copy DIR as is to /suite (must hold run_tests.sh);
                       default: make -C $REPO STATIC=1 OUTPUT=tmp,
                       plus run_tests.sh and settings
@@ -54,7 +58,7 @@ USAGE
 parse_args() {
 	while (($#)); do
 		case $1 in
-		--kernel | --arch | --smp | --mem | --numa-nodes | --accel | --timeout | --splat-grace | --suite-dir | --append | --log)
+		--kernel | --arch | --smp | --mem | --numa-nodes | --accel | --timeout | --splat-grace | --boot-timeout | --suite-dir | --append | --log)
 			(($# >= 2)) || bad_usage
 			local v=${1#--}
 			v=${v//-/_}
@@ -67,13 +71,14 @@ parse_args() {
 	done
 	[[ -n $KERNEL ]] || bad_usage
 	[[ $SMP =~ ^[1-9][0-9]*$ && $NUMA_NODES =~ ^[1-9][0-9]*$ && $TIMEOUT =~ ^[1-9][0-9]*$ ]] || bad_usage
-	[[ $SPLAT_GRACE =~ ^[0-9]+$ ]] || bad_usage
+	[[ $SPLAT_GRACE =~ ^[0-9]+$ && $BOOT_TIMEOUT =~ ^[0-9]*$ ]] || bad_usage
 	[[ $ACCEL =~ ^(auto|kvm|tcg)$ ]] || bad_usage
 	case $ARCH in
 	amd64 | x86_64) ARCH=amd64 ;;
 	arm64 | aarch64) ARCH=arm64 ;;
 	*) bad_usage ;;
 	esac
+	[[ -n $BOOT_TIMEOUT ]] || { BOOT_TIMEOUT=120; [[ $ARCH == amd64 ]] || BOOT_TIMEOUT=600; }
 	mem_mib >/dev/null || bad_usage
 }
 
@@ -295,7 +300,10 @@ boot() {
 # watch_guest PID: while PID (qemu and the console) runs, stop the guest
 # SPLAT_GRACE s after the first splat of the suite if the suite has not
 # ended by then, after a splat at boot if the suite has not started, and
-# after the suite's result if the guest did not power off. Sets STOPPED to
+# after the suite's result if the guest did not power off; and BOOT_TIMEOUT
+# s after qemu started if the suite has not started (Debian's 6.1 has hung
+# at boot under TCG, silent after "VFS: Disk quotas"; main() boots it once
+# more). Sets STOPPED to
 # why, or ''. SIGKILL 10 s after SIGTERM; timeout(1) bounds it all anyway.
 watch_guest() {
 	local pid=$1 stop_at=''
@@ -320,11 +328,12 @@ stop_qemu() {
 # stop_reason: set STOPPED if the guest should be stopped now (see
 # watch_guest); times in microseconds.
 stop_reason() {
-	local k t start='' end='' boot_splat='' suite_splat=''
+	local k t qemu='' start='' end='' boot_splat='' suite_splat=''
 	local now=${EPOCHREALTIME//[.,]/} grace=$((SPLAT_GRACE * 1000000))
 	while read -r k t; do
 		t=${t//[.,]/}
 		case $k in
+		qemu) qemu=$t ;;
 		start) start=$t ;;
 		end) end=$t ;;
 		splat-boot) boot_splat=$t ;;
@@ -340,6 +349,9 @@ stop_reason() {
 	elif [[ -z $start && -n $boot_splat ]]; then
 		((now - boot_splat < grace)) ||
 			STOPPED="kernel splat at boot, and no suite $SPLAT_GRACE s later"
+	elif [[ -z $start && -n $qemu ]] && ((BOOT_TIMEOUT)); then
+		((now - qemu < BOOT_TIMEOUT * 1000000)) ||
+			STOPPED="no suite $BOOT_TIMEOUT s after qemu started (a hang at boot)"
 	fi
 }
 
