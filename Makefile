@@ -71,11 +71,12 @@ check-bisect:
 	tests/check-bisect.sh
 
 # Each mutation of vm/mutations built and booted with the whole suite: which
-# test catches which broken clause (README "Mutation check"). Not part of
-# "make check": a kernel build and a VM run per mutant. KSRC=<kernel tree>
-# (default: Debian's linux-source-6.12); MUTANTS_ARGS="-m NAME -r 10 ...".
+# test catches which broken clause (README "Mutation check"), with
+# CONFIG_DEBUG_VM=n, then =y (--debug-vm both). Not part of "make check": a
+# kernel build and a VM run per mutant. KSRC=<kernel tree> (default:
+# Debian's linux-source-6.12); MUTANTS_ARGS="-m NAME -r 10 --debug-vm n ...".
 check-mutants:
-	vm/mutants.sh $(if $(KSRC),--ksrc $(KSRC)) $(MUTANTS_ARGS)
+	vm/mutants.sh $(if $(KSRC),--ksrc $(KSRC)) --debug-vm both $(MUTANTS_ARGS)
 
 # Races 1 and 2: iterations and window hits per second next to the rate of
 # bare MADV_COLLAPSE calls (needs root: THP knobs, userfaultfd).

@@ -237,7 +237,10 @@ accel_opts() {
 		# the architected QARMA cipher, which TCG computes slowly
 		printf '%s\n' -M virt -accel tcg,thread=multi -cpu max,pauth-impdef=on
 	else
-		printf '%s\n' -accel tcg,thread=multi -cpu max
+		# No ERMS/FSRM: with them, the kernel's clear_page() and
+		# memcpy() (and glibc's) use rep stosb/movsb, which TCG
+		# runs a byte an iteration; without, 8 bytes at a time
+		printf '%s\n' -accel tcg,thread=multi -cpu max,erms=off,fsrm=off
 	fi
 }
 
