@@ -65,29 +65,41 @@ static void *stuck_watch(void *arg)
 	fprintf(stderr, "# %s", strchr(line, ' ') + 1);
 	fflush(stderr);
 	stuck_kmsg(line);
+	/* The harness, woken by the signal, must not queue behind the spin */
+	if (g->pinned)
+		sched_setaffinity(harness_pid, sizeof(g->elsewhere),
+				  &g->elsewhere);
 	kill(harness_pid, SIGALRM);
 	return NULL;
 }
 
 /*
- * The watcher runs on another CPU than the guarded thread, where it can.
- * A kernel without preemption (CONFIG_PREEMPT_NONE, as vm/mutants.sh's)
- * runs a thread that spins in the kernel until it returns, so what waits
- * on that CPU waits for good unless load balancing moves it, and
- * adjust_numa_imbalance() ignores an imbalance of up to two tasks between
- * NUMA nodes: in a guest with one CPU per node, a guard once never spoke
- * (an RCU stall after 300 s instead).
+ * The watcher runs on other CPUs than the guarded thread, which stays on
+ * its own while guarded, where there are two. A kernel without preemption
+ * (CONFIG_PREEMPT_NONE, as vm/mutants.sh's) runs a thread that spins in
+ * the kernel until it returns, so what waits on that CPU waits for good
+ * unless load balancing moves it, and adjust_numa_imbalance() ignores an
+ * imbalance of up to two tasks between NUMA nodes: in a guest with one
+ * CPU per node, a guard never spoke (an RCU stall after 300 s instead),
+ * both when the watcher could share the guarded thread's CPU, and when
+ * the guarded thread, not pinned, could move onto the watcher's.
  */
-static void watch_elsewhere(pthread_attr_t *attr)
+static void watch_elsewhere(struct stuck_guard *g, pthread_attr_t *attr)
 {
 	int cpu = sched_getcpu();
-	cpu_set_t set;
+	cpu_set_t one;
 
-	if (cpu < 0 || sched_getaffinity(0, sizeof(set), &set) ||
-	    CPU_COUNT(&set) < 2 || !CPU_ISSET(cpu, &set))
+	if (cpu < 0 || sched_getaffinity(0, sizeof(g->saved), &g->saved) ||
+	    CPU_COUNT(&g->saved) < 2 || !CPU_ISSET(cpu, &g->saved))
 		return;
-	CPU_CLR(cpu, &set);
-	pthread_attr_setaffinity_np(attr, sizeof(set), &set);
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		return;
+	g->pinned = true;
+	g->elsewhere = g->saved;
+	CPU_CLR(cpu, &g->elsewhere);
+	pthread_attr_setaffinity_np(attr, sizeof(g->elsewhere), &g->elsewhere);
 }
 
 /*
@@ -107,9 +119,11 @@ void stuck_guard_arm(struct stuck_guard *g, const char *what)
 	pthread_cond_init(&g->cond, &attr);
 	pthread_condattr_destroy(&attr);
 	pthread_attr_init(&tattr);
-	watch_elsewhere(&tattr);
+	watch_elsewhere(g, &tattr);
 	g->armed = !pthread_create(&g->thread, &tattr, stuck_watch, g);
 	pthread_attr_destroy(&tattr);
+	if (!g->armed && g->pinned)
+		sched_setaffinity(0, sizeof(g->saved), &g->saved);
 }
 
 void stuck_guard_disarm(struct stuck_guard *g)
@@ -124,4 +138,7 @@ void stuck_guard_disarm(struct stuck_guard *g)
 	pthread_cond_destroy(&g->cond);
 	pthread_mutex_destroy(&g->lock);
 	g->armed = false;
+	if (g->pinned)
+		sched_setaffinity(0, sizeof(g->saved), &g->saved);
+	g->pinned = false;
 }

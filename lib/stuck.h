@@ -13,6 +13,7 @@
 #define UFFD_SUITE_STUCK_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 
 /* Thousands of times what the guarded calls take, even under TCG. */
@@ -22,11 +23,16 @@ struct stuck_guard {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool done, armed;
+	bool done, armed, pinned;
 	const char *what;
+	cpu_set_t saved;	/* the guarded thread's CPUs, when pinned */
+	cpu_set_t elsewhere;	/* those less the one it is pinned to */
 };
 
-/* Start guarding: @what names the call, for the message. */
+/*
+ * Start guarding: @what names the call, for the message. The calling
+ * thread stays on its CPU until the guard is disarmed (lib/stuck.c).
+ */
 void stuck_guard_arm(struct stuck_guard *g, const char *what);
 /* The call returned. */
 void stuck_guard_disarm(struct stuck_guard *g);
