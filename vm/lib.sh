@@ -115,7 +115,7 @@ guest_root() {
 # suite: the applets, /proc /sys /dev /tmp /dev/shm, the /dev links udev
 # makes (kselftest's runner appends to /dev/stdout), no NUMA balancing, no
 # proactive compaction (page migration makes an anonymous MADV_COLLAPSE fail
-# with EINVAL at random), console log level LOGLEVEL.
+# with EINVAL at random), the final clocksource, console log level LOGLEVEL.
 guest_init_head() {
 	cat <<'INIT'
 #!/bin/busybox sh
@@ -130,6 +130,17 @@ mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /dev/shm
 for f in /proc/sys/kernel/numa_balancing /proc/sys/vm/compaction_proactiveness; do
 	[ ! -e $f ] || echo 0 >$f || echo "vm-init: cannot write 0 to $f"
+done
+# x86: the TSC replaces tsc-early as the clocksource about a second into the
+# boot (tsc_refine_calibration_work()), a change made under stop_machine(),
+# which needs every CPU: with a test already spinning in a kernel without
+# preemption (a mutant's), both CPUs stalled for good. Wait for it, 10 s
+# at most.
+cs=/sys/devices/system/clocksource/clocksource0/current_clocksource
+i=0
+while [ -r $cs ] && [ "$(cat $cs)" = tsc-early ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
 done
 INIT
 	echo "echo $1 >/proc/sys/kernel/printk"
